@@ -1,0 +1,167 @@
+"""Command line: `wyoming-streamtts` starts the server."""
+
+import argparse
+import asyncio
+import logging
+import sys
+from functools import partial
+from pathlib import Path
+
+from wyoming.server import AsyncServer
+
+from . import __version__
+from .engine import Engine, EngineError
+from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
+from .languages import LANGUAGES, UnknownLanguageError, normalize_language
+from .splitter import DEFAULT_MAX_CHARS
+from .voices import VoiceCatalog, VoiceNotFoundError, find_speakers
+
+_LOGGER = logging.getLogger("wyoming_streamtts")
+
+ENGINES = ("espeak", "gtts")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wyoming-streamtts",
+        description="Streaming text-to-speech server for Home Assistant (Wyoming protocol).",
+    )
+    parser.add_argument(
+        "--uri",
+        default="tcp://0.0.0.0:10200",
+        help="where to listen: tcp://HOST:PORT, unix://PATH or stdio:// (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--voices-dir",
+        type=Path,
+        default=Path("voices"),
+        help="folder of reference recordings: NAME.wav|mp3|flac or NAME/*.wav is speaker NAME "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="espeak",
+        help="speech engine: espeak (offline) or gtts (Google, needs the internet) "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--language",
+        action="append",
+        metavar="LANG",
+        help="advertise voices only in this language (repeatable; default: all of "
+        f"{' '.join(LANGUAGES)})",
+    )
+    parser.add_argument(
+        "--default-voice",
+        metavar="LANG/SPEAKER",
+        help="voice for requests that name none (default: the first advertised voice)",
+    )
+    parser.add_argument(
+        "--samples-per-chunk",
+        type=int,
+        default=1024,
+        help="samples in each audio-chunk event, at 24 kHz (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-sentence-chars",
+        type=int,
+        default=DEFAULT_MAX_CHARS,
+        help="longer sentences are cut at a comma or space before synthesis (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-streaming",
+        action="store_true",
+        help="do not advertise or accept streaming text input (synthesize-start/chunk/stop)",
+    )
+    parser.add_argument(
+        "--gtts-tld",
+        default="com",
+        help="Google Translate domain for gtts, e.g. com, co.uk, fr (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--gtts-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for each answer from Google before failing (default: %(default)s)",
+    )
+    parser.add_argument("--debug", action="store_true", help="log at DEBUG level (includes text)")
+    parser.add_argument(
+        "--log-format",
+        default=logging.BASIC_FORMAT,
+        help="Python logging format (default: %(default)s)",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    return parser
+
+
+def create_engine(args: argparse.Namespace) -> Engine:
+    """Build the engine named on the command line (raises EngineError)."""
+    if args.engine == "gtts":
+        from .gtts_engine import GttsEngine  # noqa: PLC0415 - only load what is used
+
+        return GttsEngine(tld=args.gtts_tld, timeout=args.gtts_timeout)
+    from .espeak_engine import EspeakEngine  # noqa: PLC0415
+
+    return EspeakEngine()
+
+
+def create_config(args: argparse.Namespace) -> ServerConfig:
+    """Engine, voices and settings from the command line (raises ValueError, EngineError)."""
+    if args.samples_per_chunk < 1:
+        raise ValueError("--samples-per-chunk must be at least 1")
+    if args.max_sentence_chars < 20:
+        raise ValueError("--max-sentence-chars must be at least 20")
+    engine = create_engine(args)
+    languages = set(engine.languages)
+    if args.language:
+        languages &= {normalize_language(tag) for tag in args.language}
+    speakers = find_speakers(args.voices_dir) + list(engine.speakers)
+    catalog = VoiceCatalog(speakers, languages, engine.attribution, args.default_voice)
+    return ServerConfig(
+        engine=engine,
+        catalog=catalog,
+        samples_per_chunk=args.samples_per_chunk,
+        streaming=not args.no_streaming,
+        max_sentence_chars=args.max_sentence_chars,
+    )
+
+
+async def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format=args.log_format)
+    try:
+        config = create_config(args)
+        server = AsyncServer.from_uri(args.uri)
+    except (EngineError, ValueError, UnknownLanguageError, VoiceNotFoundError) as err:
+        _LOGGER.error("Cannot start: %s", err)
+        return 2
+    _LOGGER.info(
+        "Engine %s, %d voices (%d speakers x %d languages), default %s",
+        config.engine.name,
+        len(config.catalog.voices),
+        len(config.catalog.speakers),
+        len(config.catalog.languages),
+        config.catalog.default.name,
+    )
+    info_event = config.info().event()
+    _LOGGER.info("Listening on %s (by %s)", args.uri, ATTRIBUTION.name)
+    try:
+        await server.run(partial(StreamTtsEventHandler, config, info_event))
+    except OSError as err:
+        _LOGGER.error("Cannot listen on %s: %s", args.uri, err)
+        return 2
+    finally:
+        await config.engine.close()
+    return 0
+
+
+def run() -> None:
+    try:
+        sys.exit(asyncio.run(main()))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    run()

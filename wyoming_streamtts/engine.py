@@ -1,0 +1,75 @@
+"""The one interface every speech engine implements."""
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor, Future
+from typing import TypeVar
+
+from wyoming.audio import AudioChunk
+from wyoming.info import Attribution
+
+_LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class EngineError(Exception):
+    """Synthesis failed; the message is fit to show to the user."""
+
+
+class Engine(ABC):
+    """Speaks one sentence at a time as a stream of PCM chunks."""
+
+    name: str
+    description: str
+    attribution: Attribution
+    languages: frozenset[str]
+    """Language codes of `languages.LANGUAGES` that this engine speaks."""
+
+    speakers: tuple[str, ...] = ("default",)
+    """Speakers the engine brings itself (cloned voices come from the voices folder)."""
+
+    @abstractmethod
+    def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
+        """Yield 16-bit PCM for one sentence as it is produced, at the engine's own rate.
+
+        Work happens off the event loop. Raises EngineError on failure. Closing the
+        iterator early stops the work at the next chunk.
+        """
+
+    async def close(self) -> None:
+        """Release what the engine holds (models, processes, threads)."""
+
+
+async def iterate_in_executor(
+    executor: Executor, make_iterator: Callable[[], Iterator[T]]
+) -> AsyncIterator[T]:
+    """Run a blocking iterator in an executor, one item per hop, off the event loop.
+
+    Items are pulled only as fast as the consumer takes them, so nothing piles up
+    for a slow client, and a consumer that stops stops the work after one item.
+    """
+    step: Future = executor.submit(lambda: iter(make_iterator()))
+    iterator = await asyncio.wrap_future(step)
+    try:
+        while True:
+            step = executor.submit(next, iterator, _DONE)
+            item = await asyncio.wrap_future(step)
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            # A generator cannot be closed while a next() still runs in a worker.
+            step.add_done_callback(lambda _: _submit_quietly(executor, close))
+
+
+def _submit_quietly(executor: Executor, function: Callable[[], object]) -> None:
+    try:
+        executor.submit(function)
+    except RuntimeError:
+        _LOGGER.debug("Executor already shut down; %s not run", function)

@@ -1,0 +1,70 @@
+"""espeak-ng: offline speech in every language, the voice of last resort."""
+
+import asyncio
+import logging
+import shutil
+import struct
+from collections.abc import AsyncIterator
+
+from wyoming.audio import AudioChunk
+from wyoming.info import Attribution
+
+from .engine import Engine, EngineError
+from .languages import LANGUAGES
+
+_LOGGER = logging.getLogger(__name__)
+
+_WAV_HEADER_BYTES = 44
+_READ_BYTES = 4096
+
+
+class EspeakEngine(Engine):
+    """Runs one `espeak-ng --stdout` process per sentence and streams its WAV output."""
+
+    name = "espeak"
+    description = "eSpeak NG (offline)"
+    attribution = Attribution(name="eSpeak NG", url="https://github.com/espeak-ng/espeak-ng")
+    languages = frozenset(LANGUAGES)
+
+    def __init__(self, binary: str = "espeak-ng", words_per_minute: int = 175) -> None:
+        path = shutil.which(binary)
+        if path is None:
+            raise EngineError(
+                f"{binary} was not found; install it (Debian/Ubuntu: apt-get install espeak-ng)"
+            )
+        self.binary = path
+        self.words_per_minute = words_per_minute
+
+    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
+        process = await asyncio.create_subprocess_exec(
+            self.binary,
+            "-v",
+            LANGUAGES[language].espeak,
+            "-s",
+            str(self.words_per_minute),
+            "-b",
+            "1",  # input is UTF-8
+            "--stdout",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert process.stdin and process.stdout and process.stderr
+        try:
+            # Text goes through stdin so nothing in it can be read as an option.
+            process.stdin.write(text.encode("utf-8"))
+            process.stdin.close()
+            header = await process.stdout.read(_WAV_HEADER_BYTES)
+            if len(header) == _WAV_HEADER_BYTES:
+                channels, rate = struct.unpack_from("<HI", header, 22)
+                bits = struct.unpack_from("<H", header, 34)[0]
+                while audio := await process.stdout.read(_READ_BYTES):
+                    yield AudioChunk(rate=rate, width=bits // 8, channels=channels, audio=audio)
+            stderr = await process.stderr.read()
+            if await process.wait() != 0 or len(header) < _WAV_HEADER_BYTES:
+                message = stderr.decode("utf-8", "replace").strip() or "no audio"
+                raise EngineError(f"espeak-ng failed: {message}")
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()

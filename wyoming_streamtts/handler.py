@@ -1,0 +1,175 @@
+"""Wyoming protocol handler: one per client connection."""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Attribution, Describe, Info, TtsProgram
+from wyoming.server import AsyncEventHandler
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeStopped,
+    SynthesizeVoice,
+)
+
+from . import __version__
+from .engine import Engine
+from .splitter import SentenceSplitter, split_sentences
+from .synthesis import Synthesis
+from .voices import VoiceCatalog, VoiceNotFoundError
+
+_LOGGER = logging.getLogger(__name__)
+
+ATTRIBUTION = Attribution(name="wyoming-streamtts", url="https://github.com/wyoming-streamtts/wyoming-streamtts")
+
+
+@dataclass
+class ServerConfig:
+    """What every connection shares: the engine, the voices and the settings."""
+
+    engine: Engine
+    catalog: VoiceCatalog
+    samples_per_chunk: int = 1024
+    streaming: bool = True
+    max_sentence_chars: int = 250
+
+    def info(self) -> Info:
+        """The answer to `describe`: one TTS program (Home Assistant uses only the first)."""
+        program = TtsProgram(
+            name="streamtts",
+            description=f"Streaming TTS with {self.engine.description}",
+            attribution=ATTRIBUTION,
+            installed=True,
+            version=__version__,
+            voices=self.catalog.tts_voices(__version__),
+            supports_synthesize_streaming=self.streaming,
+        )
+        return Info(tts=[program])
+
+
+class StreamTtsEventHandler(AsyncEventHandler):
+    """Answers describe, one-shot synthesize and streaming synthesize."""
+
+    def __init__(self, config: ServerConfig, info_event: Event, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.config = config
+        self._info_event = info_event
+        self._synthesis: Synthesis | None = None
+        self._splitter: SentenceSplitter | None = None  # set while a streaming request is open
+
+    async def handle_event(self, event: Event) -> bool:
+        if Describe.is_type(event.type):
+            await self.write_event(self._info_event)
+            return True
+        if Synthesize.is_type(event.type):
+            if self._splitter is not None:
+                # Home Assistant repeats the whole text for old servers: already streaming it.
+                return True
+            return await self._one_shot(Synthesize.from_event(event))
+        if not self.config.streaming:
+            return True
+        if SynthesizeStart.is_type(event.type):
+            return await self._stream_start(SynthesizeStart.from_event(event).voice)
+        if SynthesizeChunk.is_type(event.type):
+            return await self._stream_chunk(SynthesizeChunk.from_event(event).text)
+        if SynthesizeStop.is_type(event.type):
+            return await self._stream_stop()
+        _LOGGER.debug("Ignoring event of type %s", event.type)
+        return True
+
+    async def _one_shot(self, request: Synthesize) -> bool:
+        await self._cancel_running()
+        synthesis = await self._begin(request.voice, streaming=False)
+        if synthesis is None:
+            return False
+        sentences = split_sentences(request.text, self.config.max_sentence_chars)
+        if not sentences:
+            await synthesis.cancel()
+            await self._error("Nothing to say: the text is empty", "empty-text")
+            return False
+        for sentence in sentences:
+            synthesis.add(sentence)
+        synthesis.finish()
+        asyncio.create_task(self._close_if_failed(synthesis))
+        return True
+
+    async def _stream_start(self, voice: SynthesizeVoice | None) -> bool:
+        if self._splitter is not None:
+            await self._error("A streaming request is already open on this connection", "stream-in-progress")
+            return True
+        await self._cancel_running()
+        self._splitter = SentenceSplitter(self.config.max_sentence_chars)
+        if await self._begin(voice, streaming=True) is None:
+            await self._stream_failed_early()
+        return True
+
+    async def _stream_chunk(self, text: str) -> bool:
+        if self._splitter is None:
+            await self._error("synthesize-chunk without synthesize-start", "no-stream")
+            return True
+        for sentence in self._splitter.feed(text):
+            self._add(sentence)
+        return True
+
+    async def _stream_stop(self) -> bool:
+        if self._splitter is None:
+            await self._error("synthesize-stop without synthesize-start", "no-stream")
+            return True
+        for sentence in self._splitter.flush():
+            self._add(sentence)
+        self._splitter = None
+        if self._synthesis is not None:
+            self._synthesis.finish()
+        return True
+
+    def _add(self, sentence: str) -> None:
+        if self._synthesis is not None:
+            self._synthesis.add(sentence)
+
+    async def _begin(self, requested: SynthesizeVoice | None, streaming: bool) -> Synthesis | None:
+        """Start a synthesis, or send an error and return None for an unknown voice."""
+        try:
+            voice = self.config.catalog.resolve(requested)
+        except VoiceNotFoundError as err:
+            await self._error(str(err), "voice-not-found")
+            return None
+        self._synthesis = Synthesis(
+            self.config.engine, voice, self.config.samples_per_chunk, self.write_event, streaming
+        )
+        return self._synthesis
+
+    async def _stream_failed_early(self) -> None:
+        """End a stream that never started; its chunks are ignored until synthesize-stop."""
+        await self.write_event(SynthesizeStopped().event())
+
+    async def _close_if_failed(self, synthesis: Synthesis) -> None:
+        # After a failed one-shot request the connection is closed, so Home
+        # Assistant reports the failure instead of caching a broken answer.
+        await synthesis.wait()
+        if synthesis.failed:
+            await self.stop()
+
+    async def _cancel_running(self) -> None:
+        if self._synthesis is not None and not self._synthesis.done:
+            _LOGGER.debug("New request on the connection: cancelling the running one")
+            await self._synthesis.cancel()
+        self._synthesis = None
+
+    async def _error(self, text: str, code: str) -> None:
+        _LOGGER.warning("Request refused (%s): %s", code, text)
+        await self.write_event(Error(text=text, code=code).event())
+
+    async def disconnect(self) -> None:
+        # The client may only have closed its sending side: finish what it asked
+        # for. A client that is really gone makes the next write fail, which
+        # stops the synthesis at the next chunk.
+        if self._synthesis is not None and not self._synthesis.done:
+            if self._splitter is not None:
+                await self._synthesis.cancel()
+            else:
+                await self._synthesis.wait()

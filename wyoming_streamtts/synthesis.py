@@ -1,0 +1,148 @@
+"""One request's audio stream: sentences in, Wyoming audio events out."""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.tts import SynthesizeStopped
+
+from .audio import CHANNELS, RATE, WIDTH, PcmFramer
+from .engine import Engine, EngineError
+from .voices import Voice
+
+_LOGGER = logging.getLogger(__name__)
+
+WriteEvent = Callable[[Event], Awaitable[None]]
+_END = None
+
+
+class Synthesis:
+    """Speaks queued sentences in order while more may still be arriving.
+
+    A one-shot request queues all its sentences at once; a streaming request
+    queues each as soon as it is complete in the incoming text. The stream is
+    always well formed: audio-start, audio-chunk*, audio-stop (then
+    synthesize-stopped when streaming), or on failure an `error` event.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        voice: Voice,
+        samples_per_chunk: int,
+        write_event: WriteEvent,
+        streaming: bool,
+    ) -> None:
+        self.engine = engine
+        self.voice = voice
+        self.streaming = streaming
+        self.failed = False
+        self._write_event = write_event
+        self._framer = PcmFramer(samples_per_chunk)
+        self._sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        self._finished = False
+        self._audio_started = False
+        self._chars = 0
+        self._samples = 0
+        self._begun = time.monotonic()
+        self._first_chunk_s: float | None = None
+        self._task = asyncio.create_task(self._run(), name=f"synthesis {voice.name}")
+
+    def add(self, sentence: str) -> None:
+        """Queue a complete sentence."""
+        if self._finished:
+            return
+        self._chars += len(sentence)
+        _LOGGER.debug("Sentence for %s: %r", self.voice.name, sentence)
+        self._sentences.put_nowait(sentence)
+
+    def finish(self) -> None:
+        """No more sentences will come."""
+        if not self._finished:
+            self._finished = True
+            self._sentences.put_nowait(_END)
+
+    @property
+    def done(self) -> bool:
+        return self._task.done()
+
+    async def wait(self) -> None:
+        """Wait until the stream has been sent (or has failed)."""
+        await asyncio.shield(self._task)
+
+    async def cancel(self) -> None:
+        """Stop speaking at the next chunk; close the audio that was started."""
+        self._finished = True
+        if not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            if self._audio_started:
+                with contextlib.suppress(ConnectionError):
+                    await self._write_event(AudioStop().event())
+
+    async def _run(self) -> None:
+        try:
+            while (sentence := await self._sentences.get()) is not _END:
+                await self._speak(sentence)
+            for chunk in self._framer.flush():
+                await self._send_audio(chunk)
+            if not self._audio_started:
+                await self._start_audio()
+            await self._write_event(AudioStop().event())
+            self._log_done()
+        except ConnectionError:
+            _LOGGER.info("Client of %s went away; synthesis stopped", self.voice.name)
+            return
+        except EngineError as err:
+            await self._fail(str(err), "engine-failed")
+        except Exception as err:  # noqa: BLE001 - a broken engine must not hang the client
+            _LOGGER.exception("Synthesis with %s failed", self.engine.name)
+            await self._fail(f"Synthesis failed: {err}", "engine-failed")
+        if self.streaming:
+            with contextlib.suppress(ConnectionError):
+                await self._write_event(SynthesizeStopped().event())
+
+    async def _speak(self, sentence: str) -> None:
+        audio = self.engine.synthesize(sentence, self.voice.language, self.voice.speaker)
+        async with contextlib.aclosing(audio):
+            async for chunk in audio:
+                for framed in self._framer.add(chunk):
+                    await self._send_audio(framed)
+
+    async def _start_audio(self) -> None:
+        self._audio_started = True
+        await self._write_event(AudioStart(rate=RATE, width=WIDTH, channels=CHANNELS).event())
+
+    async def _send_audio(self, chunk: AudioChunk) -> None:
+        if not self._audio_started:
+            self._first_chunk_s = time.monotonic() - self._begun
+            await self._start_audio()
+        self._samples += len(chunk.audio) // (WIDTH * CHANNELS)
+        await self._write_event(chunk.event())
+
+    async def _fail(self, text: str, code: str) -> None:
+        self.failed = True
+        self._finished = True
+        _LOGGER.error("Synthesis with voice %s failed: %s", self.voice.name, text)
+        with contextlib.suppress(ConnectionError):
+            await self._write_event(Error(text=text, code=code).event())
+            if self.streaming and self._audio_started:
+                await self._write_event(AudioStop().event())
+
+    def _log_done(self) -> None:
+        first = "-" if self._first_chunk_s is None else f"{self._first_chunk_s * 1000:.0f} ms"
+        _LOGGER.info(
+            "Spoke voice=%s engine=%s chars=%d first_chunk=%s audio=%.2f s wall=%.2f s",
+            self.voice.name,
+            self.engine.name,
+            self._chars,
+            first,
+            self._samples / RATE,
+            time.monotonic() - self._begun,
+        )

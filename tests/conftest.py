@@ -1,0 +1,147 @@
+"""Shared test tools: the real server as a separate process, and a Wyoming client."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.tts import SynthesizeStopped
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """`python -m wyoming_streamtts` on a free loopback port."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None, cwd: Path) -> None:
+        self.port = free_port()
+        self.log_path = cwd / f"server-{self.port}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "wyoming_streamtts", "--uri", f"tcp://127.0.0.1:{self.port}", *args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=cwd,
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> "ServerProcess":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"server did not listen within {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator:
+    """Start servers with the given arguments; all are stopped after the test."""
+    servers: list[ServerProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, ready: bool = True) -> ServerProcess:
+        server = ServerProcess(list(args), env, tmp_path)
+        servers.append(server)
+        return server.wait_ready() if ready else server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@dataclass
+class Reply:
+    """Everything a server answered to one request."""
+
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def types(self) -> list[str]:
+        return [event.type for event in self.events]
+
+    @property
+    def starts(self) -> list[AudioStart]:
+        return [AudioStart.from_event(e) for e in self.events if AudioStart.is_type(e.type)]
+
+    @property
+    def chunks(self) -> list[AudioChunk]:
+        return [AudioChunk.from_event(e) for e in self.events if AudioChunk.is_type(e.type)]
+
+    @property
+    def errors(self) -> list[Error]:
+        return [Error.from_event(e) for e in self.events if Error.is_type(e.type)]
+
+    @property
+    def samples(self) -> np.ndarray:
+        return np.frombuffer(b"".join(chunk.audio for chunk in self.chunks), dtype=np.int16)
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / 24000
+
+
+async def read_reply(client: AsyncTcpClient, streaming: bool, timeout: float = 60.0) -> Reply:
+    """Read until the end of one answer: audio-stop (one-shot), synthesize-stopped
+    (streaming), or the server closing the connection."""
+    reply = Reply()
+    end = SynthesizeStopped if streaming else AudioStop
+    while True:
+        event = await asyncio.wait_for(client.read_event(), timeout)
+        if event is None:
+            return reply
+        reply.events.append(event)
+        if end.is_type(event.type):
+            return reply
+
+
+def assert_well_formed(reply: Reply, streaming: bool) -> None:
+    """audio-start, audio-chunk+, audio-stop (+ synthesize-stopped), one format throughout."""
+    expected_tail = ["audio-stop", "synthesize-stopped"] if streaming else ["audio-stop"]
+    assert reply.types[0] == "audio-start", reply.types[:3]
+    assert reply.types[-len(expected_tail) :] == expected_tail
+    assert set(reply.types[1 : -len(expected_tail)]) == {"audio-chunk"}
+    formats = {(c.rate, c.width, c.channels) for c in reply.chunks}
+    start = reply.starts[0]
+    assert formats == {(start.rate, start.width, start.channels)} == {(24000, 2, 1)}
+
+
+def rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0

@@ -1,0 +1,74 @@
+"""The command line as a person at a terminal uses it."""
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from wyoming_streamtts import __version__
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "wyoming_streamtts", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_help_explains_every_flag():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for flag in [
+        "--uri",
+        "--voices-dir",
+        "--engine",
+        "--language",
+        "--default-voice",
+        "--samples-per-chunk",
+        "--max-sentence-chars",
+        "--no-streaming",
+        "--gtts-tld",
+        "--gtts-timeout",
+        "--debug",
+        "--log-format",
+        "--version",
+    ]:
+        assert flag in result.stdout
+    assert "tcp://0.0.0.0:10200" in result.stdout
+
+
+def test_version():
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == __version__
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--language", "klingon"], "Language 'klingon' is not supported"),
+        (["--default-voice", "en/nobody"], "Voice 'en/nobody' not found"),
+        (["--samples-per-chunk", "0"], "--samples-per-chunk must be at least 1"),
+        (["--uri", "http://localhost:1"], "Only 'stdio://', 'unix://', or 'tcp://'"),
+        (["--engine", "nonsense"], "invalid choice"),
+    ],
+)
+def test_bad_settings_fail_at_start_with_a_clear_message(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_is_a_clear_error():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("--uri", f"tcp://127.0.0.1:{port}")
+    assert result.returncode == 2
+    assert f"Cannot listen on tcp://127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,163 @@
+"""The real server process with the offline espeak-ng engine, spoken to over TCP."""
+
+import asyncio
+
+import pytest
+from wyoming.audio import AudioChunk
+from wyoming.client import AsyncTcpClient
+from wyoming.info import Describe, Info
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+
+from conftest import assert_well_formed, read_reply, rms
+
+SENTENCES = [
+    "The kitchen lights are now on.",
+    "It is 3.5 degrees outside, so take a coat!",
+    "Dr. Smith arrives at noon",
+]
+TEXT = " ".join(SENTENCES)
+
+
+@pytest.fixture
+def server(start_server, tmp_path):
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    (voices / "ana.wav").write_bytes(b"")  # a cloned voice: espeak speaks it in its own voice
+    return start_server("--engine", "espeak", "--voices-dir", str(voices))
+
+
+async def describe(port: int) -> Info:
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Describe().event())
+        event = await asyncio.wait_for(client.read_event(), 10)
+    assert event is not None and Info.is_type(event.type)
+    return Info.from_event(event)
+
+
+async def one_shot(port: int, text: str, voice: str | None = None):
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(
+            Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None).event()
+        )
+        return await read_reply(client, streaming=False)
+
+
+async def test_describe_lists_one_streaming_program_with_voice_per_language(server):
+    info = await describe(server.port)
+    assert len(info.tts) == 1
+    program = info.tts[0]
+    assert program.installed and program.supports_synthesize_streaming
+    assert program.attribution.name and program.version
+    names = {voice.name for voice in program.voices}
+    assert {"en/default", "fr/default", "zh-cn/default", "en/ana", "de/ana"} <= names
+    assert len(names) == 17 * 2
+    for voice in program.voices:
+        # The language is in the name, since Home Assistant never sends one.
+        assert voice.languages == [voice.name.split("/")[0]]
+        assert voice.description
+
+
+async def test_one_shot_synthesize_streams_audible_speech(server):
+    reply = await one_shot(server.port, TEXT, "en/default")
+    assert_well_formed(reply, streaming=False)
+    assert all(chunk.samples == 1024 for chunk in reply.chunks[:-1])
+    assert 1 <= reply.chunks[-1].samples <= 1024
+    assert rms(reply.samples) > 300  # speech, not silence
+    # espeak speaks about 12-18 characters a second; allow a wide band.
+    assert len(TEXT) / 40 < reply.seconds < len(TEXT) / 5
+
+
+async def test_each_language_voice_speaks(server):
+    for voice, text in [("fr/default", "Bonjour à tous."), ("zh-cn/default", "你好。今天很好。")]:
+        reply = await one_shot(server.port, text, voice)
+        assert_well_formed(reply, streaming=False)
+        assert rms(reply.samples) > 300
+
+
+async def test_longer_text_gives_longer_audio(server):
+    short = await one_shot(server.port, SENTENCES[0])
+    long = await one_shot(server.port, TEXT)
+    assert long.seconds > 2 * short.seconds
+
+
+async def test_streaming_deltas_cut_mid_word_speak_every_sentence(server):
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="en/ana")).event())
+        for start in range(0, len(TEXT), 7):
+            await client.write_event(SynthesizeChunk(text=TEXT[start : start + 7]).event())
+        # Home Assistant repeats the whole text for old servers; it must not be spoken twice.
+        await client.write_event(Synthesize(text=TEXT, voice=SynthesizeVoice(name="en/ana")).event())
+        await client.write_event(SynthesizeStop().event())
+        reply = await read_reply(client, streaming=True)
+    assert_well_formed(reply, streaming=True)
+    one = await one_shot(server.port, TEXT, "en/ana")
+    # Same sentences, same engine: the same amount of audio (not twice as much).
+    assert abs(reply.seconds - one.seconds) < 0.2
+
+
+async def test_streaming_speaks_a_sentence_as_soon_as_it_is_complete(server):
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(SynthesizeStart().event())
+        await client.write_event(SynthesizeChunk(text="First sentence is here. Sec").event())
+        # No synthesize-stop yet: audio for the first sentence must arrive anyway.
+        event = await asyncio.wait_for(client.read_event(), 30)
+        assert event.type == "audio-start"
+        event = await asyncio.wait_for(client.read_event(), 30)
+        assert AudioChunk.is_type(event.type)
+        await client.write_event(SynthesizeChunk(text="ond one.").event())
+        await client.write_event(SynthesizeStop().event())
+        reply = await read_reply(client, streaming=True)
+    assert reply.types[-2:] == ["audio-stop", "synthesize-stopped"]
+
+
+async def test_describe_is_answered_while_a_long_synthesis_is_in_flight(server):
+    long_text = " ".join(SENTENCES * 60)
+    async with AsyncTcpClient("127.0.0.1", server.port) as busy:
+        await busy.write_event(Synthesize(text=long_text).event())
+        first = await asyncio.wait_for(busy.read_event(), 30)
+        assert first.type == "audio-start"
+        # The busy client is not reading: its synthesis is still in flight.
+        info = await asyncio.wait_for(describe(server.port), 5)
+        assert info.tts[0].voices
+        reply = await read_reply(busy, streaming=False)
+    assert reply.types[-1] == "audio-stop"
+    assert reply.seconds > 60
+
+
+async def test_unknown_voice_gives_error_and_server_keeps_serving(server):
+    reply = await one_shot(server.port, "Hello.", "xx/nobody")
+    assert [e.code for e in reply.errors] == ["voice-not-found"]
+    assert "xx/nobody" in reply.errors[0].text
+    assert "audio-chunk" not in reply.types
+    assert_well_formed(await one_shot(server.port, "Still here."), streaming=False)
+
+
+@pytest.mark.parametrize("text", ["", "   \n ", "...!?"])
+async def test_empty_text_gives_error(server, text):
+    reply = await one_shot(server.port, text)
+    assert [e.code for e in reply.errors] == ["empty-text"]
+    assert "audio-chunk" not in reply.types
+
+
+async def test_unknown_voice_in_streaming_ends_the_stream(server):
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="en/nobody")).event())
+        await client.write_event(SynthesizeChunk(text="Hello there.").event())
+        await client.write_event(SynthesizeStop().event())
+        reply = await read_reply(client, streaming=True)
+    assert reply.types == ["error", "synthesize-stopped"]
+
+
+async def test_language_only_request_uses_that_language(server):
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(Synthesize(text="Hallo.", voice=SynthesizeVoice(language="de-DE")).event())
+        reply = await read_reply(client, streaming=False)
+    assert_well_formed(reply, streaming=False)
+
+
+async def test_no_streaming_flag(start_server):
+    server = start_server("--no-streaming", "--language", "en")
+    info = await describe(server.port)
+    assert not info.tts[0].supports_synthesize_streaming
+    assert [v.name for v in info.tts[0].voices] == ["en/default"]
+    assert_well_formed(await one_shot(server.port, "One shot still works."), streaming=False)

@@ -1,0 +1,84 @@
+"""Sentence splitting, whole and fed in pieces cut anywhere."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wyoming_streamtts.splitter import SentenceSplitter, split_sentences
+
+
+def feed_in_pieces(text: str, size: int, max_chars: int = 250) -> list[str]:
+    splitter = SentenceSplitter(max_chars)
+    sentences = []
+    for start in range(0, len(text), size):
+        sentences += splitter.feed(text[start : start + size])
+    return sentences + splitter.flush()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hello there. How are you?", ["Hello there.", "How are you?"]),
+        ("It costs 3.5 euros. Cheap!", ["It costs 3.5 euros.", "Cheap!"]),
+        ("Version 2.0.1 is out", ["Version 2.0.1 is out"]),
+        ("Dr. Smith and Mrs. Jones met e.g. at noon. Then left.", ["Dr. Smith and Mrs. Jones met e.g. at noon.", "Then left."]),
+        ("J. R. R. Tolkien wrote it. I know.", ["J. R. R. Tolkien wrote it.", "I know."]),
+        ('He said "stop." Then he left.', ['He said "stop."', "Then he left."]),
+        ("Wait... what?! Really.", ["Wait...", "what?!", "Really."]),
+        ("你好。今天天气很好！你呢？", ["你好。", "今天天气很好！", "你呢？"]),
+        ("「行こう。」と彼は言った。", ["「行こう。」", "と彼は言った。"]),
+        ("no final punctuation here", ["no final punctuation here"]),
+        ("First line\nSecond line\n\n- a list item", ["First line", "Second line", "- a list item"]),
+        ("  spaced   out\ttext.  ", ["spaced out text."]),
+        ("...", []),
+        ("", []),
+    ],
+)
+def test_split(text, expected):
+    assert split_sentences(text) == expected
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13])
+def test_pieces_cut_mid_word_give_the_same_sentences(size):
+    text = "The price is 3.5 euros. Dr. Smith agrees! 你好。再见。Does it end? Yes"
+    assert feed_in_pieces(text, size) == split_sentences(text)
+
+
+def test_sentence_is_released_as_soon_as_it_is_complete():
+    splitter = SentenceSplitter()
+    assert splitter.feed("Turn on the li") == []
+    assert splitter.feed("ghts.") == []  # "lights." could still become "lights.com"
+    assert splitter.feed(" Then") == ["Turn on the lights."]
+    assert splitter.feed(" the fan") == []
+    assert splitter.flush() == ["Then the fan"]
+
+
+def test_period_at_end_of_delta_waits_for_the_next_character():
+    splitter = SentenceSplitter()
+    assert splitter.feed("It is 3.") == []
+    assert splitter.feed("5 degrees.") == []
+    assert splitter.flush() == ["It is 3.5 degrees."]
+
+
+def test_long_sentence_is_cut_at_a_clause_then_a_space():
+    clause = "one two three four five, six seven eight nine ten eleven twelve"
+    sentences = split_sentences(clause, max_chars=40)
+    assert sentences == ["one two three four five,", "six seven eight nine ten eleven twelve"]
+    words = " ".join(["word"] * 50)
+    pieces = split_sentences(words, max_chars=40)
+    assert all(len(piece) <= 40 for piece in pieces)
+    assert " ".join(pieces) == words
+
+
+def test_text_without_spaces_is_cut_hard():
+    pieces = split_sentences("x" * 250, max_chars=100)
+    assert [len(piece) for piece in pieces] == [100, 100, 50]
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab .!?,3\n。")), max_size=200), st.integers(1, 20))
+def test_chunked_equals_whole_and_nothing_is_lost(text, size):
+    sentences = feed_in_pieces(text, size, max_chars=40)
+    assert sentences == split_sentences(text, max_chars=40)
+    # Every letter and digit of the input is spoken exactly once, in order.
+    assert [c for c in "".join(sentences) if c.isalnum()] == [c for c in text if c.isalnum()]
+    assert all(len(sentence) <= 40 for sentence in sentences)

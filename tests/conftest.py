@@ -31,13 +31,19 @@ def free_port() -> int:
 class ServerProcess:
     """`python -m wyoming_streamtts` on a free loopback port."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None, cwd: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str] | None,
+        cwd: Path,
+        program: tuple[str, ...] = (sys.executable, "-m", "wyoming_streamtts"),
+    ) -> None:
         self.port = free_port()
         self.log_path = cwd / f"server-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wyoming_streamtts", "--uri", f"tcp://127.0.0.1:{self.port}", *args],
+            [*program, "--uri", f"tcp://127.0.0.1:{self.port}", *args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=full_env,

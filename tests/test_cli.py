@@ -5,7 +5,10 @@ import subprocess
 import sys
 
 import pytest
+from wyoming.client import AsyncTcpClient
+from wyoming.tts import Synthesize
 
+from conftest import REPO, ServerProcess, assert_well_formed, read_reply, rms
 from wyoming_streamtts import __version__
 
 
@@ -72,3 +75,17 @@ def test_port_in_use_is_a_clear_error():
     assert result.returncode == 2
     assert f"Cannot listen on tcp://127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_readme_run_command_starts_a_speaking_server(tmp_path):
+    """`script/run` from the README installs (already done here) and serves."""
+    server = ServerProcess(["--language", "en"], None, tmp_path, program=(str(REPO / "script" / "run"),))
+    try:
+        server.wait_ready(timeout=240)
+        async with AsyncTcpClient("127.0.0.1", server.port) as client:
+            await client.write_event(Synthesize(text="Hello from the readme.").event())
+            reply = await read_reply(client, streaming=False)
+        assert_well_formed(reply, streaming=False)
+        assert rms(reply.samples) > 300
+    finally:
+        assert server.stop() == 0  # SIGTERM is a clean shutdown

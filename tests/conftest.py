@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,3 +152,27 @@ def assert_well_formed(reply: Reply, streaming: bool) -> None:
 
 def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
+
+
+def write_wav(path: Path, seconds: float, pitch: float = 180.0, rate: int = 22050) -> Path:
+    """A voiced-sounding reference recording: a buzzy tone with a slow wobble."""
+    t = np.arange(int(rate * seconds)) / rate
+    f = pitch * (1 + 0.05 * np.sin(2 * np.pi * 3 * t))
+    phase = 2 * np.pi * np.cumsum(f) / rate
+    signal = sum(np.sin(k * phase) / k for k in range(1, 8)) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.7 * t))
+    pcm = (6000 * signal).astype(np.int16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm.tobytes())
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_xtts(tmp_path_factory) -> Path:
+    """A random-weight XTTS v2 checkpoint in the real layout, built once per session."""
+    from tiny_xtts import build_tiny_xtts  # noqa: PLC0415 - needs the [xtts] extra
+
+    return build_tiny_xtts(tmp_path_factory.mktemp("tiny-xtts"))

@@ -8,7 +8,7 @@ from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
-from conftest import assert_well_formed, read_reply, rms
+from conftest import assert_well_formed, read_reply, rms, write_wav
 
 SENTENCES = [
     "The kitchen lights are now on.",
@@ -21,8 +21,7 @@ TEXT = " ".join(SENTENCES)
 @pytest.fixture
 def server(start_server, tmp_path):
     voices = tmp_path / "voices"
-    voices.mkdir()
-    (voices / "ana.wav").write_bytes(b"")  # a cloned voice: espeak speaks it in its own voice
+    write_wav(voices / "ana.wav", 8.0)  # a cloned voice: espeak speaks it in its own voice
     return start_server("--engine", "espeak", "--voices-dir", str(voices))
 
 

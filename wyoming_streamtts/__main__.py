@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -14,11 +15,16 @@ from .engine import Engine, EngineError
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
 from .languages import LANGUAGES, UnknownLanguageError, normalize_language
 from .splitter import DEFAULT_MAX_CHARS
-from .voices import VoiceCatalog, VoiceNotFoundError, find_speakers
+from .voices import Speaker, VoiceCatalog, VoiceNotFoundError, find_speakers
 
 _LOGGER = logging.getLogger("wyoming_streamtts")
 
-ENGINES = ("espeak", "gtts")
+ENGINES = ("espeak", "gtts", "xtts")
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "wyoming-streamtts"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=ENGINES,
         default="espeak",
-        help="speech engine: espeak (offline) or gtts (Google, needs the internet) "
-        "(default: %(default)s)",
+        help="speech engine: espeak (offline), gtts (Google, needs the internet) or xtts "
+        "(Coqui XTTS v2, cloned voices; needs the [xtts] extra) (default: %(default)s)",
     )
     parser.add_argument(
         "--language",
@@ -85,6 +91,48 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds to wait for each answer from Google before failing (default: %(default)s)",
     )
+    xtts = parser.add_argument_group("xtts engine")
+    xtts.add_argument(
+        "--xtts-model",
+        default="tts_models/multilingual/multi-dataset/xtts_v2",
+        help="folder with config.json, model.pth, vocab.json (and speakers_xtts.pth), "
+        "or a coqui model name to --download (default: %(default)s)",
+    )
+    xtts.add_argument(
+        "--download",
+        action="store_true",
+        help="download the named model into --data-dir if it is not there yet",
+    )
+    xtts.add_argument(
+        "--agree-coqui-license",
+        action="store_true",
+        help="accept the Coqui Public Model License of XTTS v2 (https://coqui.ai/cpml), "
+        "needed to download it; COQUI_TOS_AGREED=1 does the same",
+    )
+    xtts.add_argument(
+        "--data-dir",
+        type=Path,
+        default=_default_data_dir(),
+        help="where downloaded models and the latent cache live (default: %(default)s)",
+    )
+    xtts.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="where conditioning latents of cloned voices are kept (default: DATA_DIR/latents)",
+    )
+    xtts.add_argument(
+        "--device",
+        choices=("auto", "cuda", "mps", "cpu"),
+        default="auto",
+        help="where XTTS runs; auto picks CUDA when a GPU is there (default: %(default)s)",
+    )
+    xtts.add_argument("--deepspeed", action="store_true", help="use DeepSpeed on CUDA when installed")
+    xtts.add_argument(
+        "--stream-chunk-size",
+        type=int,
+        default=20,
+        help="GPT tokens per streamed audio chunk; smaller starts sooner (default: %(default)s)",
+    )
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level (includes text)")
     parser.add_argument(
         "--log-format",
@@ -95,8 +143,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def create_engine(args: argparse.Namespace) -> Engine:
+def create_engine(args: argparse.Namespace, cloned: list[Speaker]) -> Engine:
     """Build the engine named on the command line (raises EngineError)."""
+    if args.engine == "xtts":
+        try:
+            from .xtts_engine import XttsEngine, pick_device, resolve_model_dir  # noqa: PLC0415
+        except ImportError as err:
+            raise EngineError(
+                f"The xtts engine needs the [xtts] extra (pip install 'wyoming-streamtts[xtts]'): {err}"
+            ) from err
+        agreed = args.agree_coqui_license or os.environ.get("COQUI_TOS_AGREED") == "1"
+        model_dir = resolve_model_dir(args.xtts_model, args.data_dir, args.download, agreed)
+        return XttsEngine(
+            model_dir,
+            pick_device(args.device),
+            cloned,
+            args.cache_dir or args.data_dir / "latents",
+            stream_chunk_size=args.stream_chunk_size,
+            deepspeed=args.deepspeed,
+        )
     if args.engine == "gtts":
         from .gtts_engine import GttsEngine  # noqa: PLC0415 - only load what is used
 
@@ -112,11 +177,14 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         raise ValueError("--samples-per-chunk must be at least 1")
     if args.max_sentence_chars < 20:
         raise ValueError("--max-sentence-chars must be at least 20")
-    engine = create_engine(args)
+    if args.stream_chunk_size < 1:
+        raise ValueError("--stream-chunk-size must be at least 1")
+    cloned = find_speakers(args.voices_dir)
+    engine = create_engine(args, cloned)
     languages = set(engine.languages)
     if args.language:
         languages &= {normalize_language(tag) for tag in args.language}
-    speakers = find_speakers(args.voices_dir) + list(engine.speakers)
+    speakers = cloned + list(engine.speakers)
     catalog = VoiceCatalog(speakers, languages, engine.attribution, args.default_voice)
     return ServerConfig(
         engine=engine,
@@ -144,6 +212,7 @@ async def main(argv: list[str] | None = None) -> int:
         len(config.catalog.languages),
         config.catalog.default.name,
     )
+    await config.engine.start()
     info_event = config.info().event()
     _LOGGER.info("Listening on %s (by %s)", args.uri, ATTRIBUTION.name)
     try:

@@ -10,6 +10,8 @@ from typing import TypeVar
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
+from .voices import Speaker
+
 _LOGGER = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -29,8 +31,11 @@ class Engine(ABC):
     languages: frozenset[str]
     """Language codes of `languages.LANGUAGES` that this engine speaks."""
 
-    speakers: tuple[str, ...] = ("default",)
+    speakers: tuple[Speaker, ...] = (Speaker("default"),)
     """Speakers the engine brings itself (cloned voices come from the voices folder)."""
+
+    async def start(self) -> None:
+        """Begin background work (such as warming voices) once the event loop runs."""
 
     @abstractmethod
     def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:

@@ -4,12 +4,14 @@ Home Assistant never sends a language, and the wyoming library drops it when a
 voice name is set, so the language the voice speaks is part of its name.
 """
 
+import json
 import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import miniaudio
 from wyoming.info import Attribution, TtsVoice
 from wyoming.tts import SynthesizeVoice
 
@@ -19,10 +21,22 @@ _LOGGER = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac")
 _SPEAKER_NAME = re.compile(r"^[\w][\w.-]*$")
+_REFERENCE_SECONDS = (6.0, 30.0)
 
 
 class VoiceNotFoundError(ValueError):
     """The requested voice is not one this server advertises."""
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """A speaker: built into an engine, or cloned from reference recordings."""
+
+    name: str
+    files: tuple[Path, ...] = ()
+    languages: frozenset[str] | None = None
+    """The languages it may speak; None: all of the engine's."""
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,23 +51,58 @@ class Voice:
         return f"{self.language}/{self.speaker}"
 
 
-def find_speakers(voices_dir: Path | None) -> list[str]:
-    """Speakers with reference audio: `NAME.wav|mp3|flac` or a folder `NAME/` of them."""
+def find_speakers(voices_dir: Path | None) -> list[Speaker]:
+    """Speakers with reference audio: `NAME.wav|mp3|flac`, or a folder `NAME/` of them,
+    with an optional `NAME.json` sidecar: {"languages": [...], "description": "..."}.
+
+    Recordings that cannot be decoded are reported and skipped.
+    """
     if voices_dir is None or not voices_dir.is_dir():
         return []
-    speakers = set()
-    for path in voices_dir.iterdir():
-        if path.is_dir():
-            has_audio = any(p.suffix.lower() in AUDIO_SUFFIXES for p in path.iterdir())
-        else:
-            has_audio = path.suffix.lower() in AUDIO_SUFFIXES
-        if not has_audio:
+    speakers = []
+    for path in sorted(voices_dir.iterdir()):
+        candidates = sorted(path.iterdir()) if path.is_dir() else [path]
+        files = tuple(p for p in candidates if p.suffix.lower() in AUDIO_SUFFIXES and _decodes(p))
+        if not files:
             continue
-        if _SPEAKER_NAME.match(path.stem):
-            speakers.add(path.stem)
-        else:
+        if not _SPEAKER_NAME.match(path.stem):
             _LOGGER.warning("Skipping %s: a voice name may hold letters, digits, '.', '_', '-'", path)
-    return sorted(speakers)
+            continue
+        try:
+            languages, description = _read_sidecar(voices_dir / f"{path.stem}.json")
+        except ValueError as err:
+            _LOGGER.warning("Skipping voice %s: %s", path.stem, err)
+            continue
+        speakers.append(Speaker(path.stem, files, languages, description))
+    return speakers
+
+
+def _decodes(path: Path) -> bool:
+    """True for a recording that decodes; warns about a length unfit for cloning."""
+    try:
+        info = miniaudio.get_file_info(str(path))
+    except (miniaudio.DecodeError, OSError) as err:
+        _LOGGER.warning("Skipping voice recording %s: it cannot be decoded (%s)", path, err)
+        return False
+    if not _REFERENCE_SECONDS[0] <= info.duration <= _REFERENCE_SECONDS[1]:
+        _LOGGER.warning(
+            "Voice recording %s is %.1f s long; 6 to 30 s of clean speech clone best", path, info.duration
+        )
+    return True
+
+
+def _read_sidecar(path: Path) -> tuple[frozenset[str] | None, str | None]:
+    if not path.is_file():
+        return None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        languages = data.get("languages")
+        if languages is not None:
+            languages = frozenset(normalize_language(tag) for tag in languages)
+        description = data.get("description")
+    except (OSError, json.JSONDecodeError, AttributeError, TypeError, UnknownLanguageError) as err:
+        raise ValueError(f"{path} is not valid: {err}") from err
+    return languages, description
 
 
 class VoiceCatalog:
@@ -61,17 +110,23 @@ class VoiceCatalog:
 
     def __init__(
         self,
-        speakers: Iterable[str],
+        speakers: Iterable[Speaker],
         languages: Iterable[str],
         attribution: Attribution,
         default_voice: str | None = None,
     ) -> None:
-        self.speakers = list(dict.fromkeys(speakers))
-        self.languages = [code for code in LANGUAGES if code in set(languages)]
-        if not self.speakers or not self.languages:
-            raise ValueError("No voices: need at least one speaker and one language")
+        self.speakers = {speaker.name: speaker for speaker in speakers}
+        wanted = set(languages)
+        self.languages = [code for code in LANGUAGES if code in wanted]
         self.attribution = attribution
-        self.voices = [Voice(lang, speaker) for lang in self.languages for speaker in self.speakers]
+        self.voices = [
+            Voice(lang, speaker.name)
+            for lang in self.languages
+            for speaker in self.speakers.values()
+            if speaker.languages is None or lang in speaker.languages
+        ]
+        if not self.voices:
+            raise ValueError("No voices: no speaker speaks any of the languages")
         self._by_name = {voice.name: voice for voice in self.voices}
         self.default = self.voices[0]
         if default_voice:
@@ -100,17 +155,21 @@ class VoiceCatalog:
             language = normalize_language(requested.language or "")
         except UnknownLanguageError as err:
             raise VoiceNotFoundError(str(err)) from err
-        voice = Voice(language, self.default.speaker)
-        if voice.name not in self._by_name:
+        in_language = [voice for voice in self.voices if voice.language == language]
+        if not in_language:
             raise VoiceNotFoundError(f"No voice speaks language {requested.language!r}")
-        return voice
+        preferred = Voice(language, self.default.speaker)
+        return preferred if preferred in in_language else in_language[0]
 
     def tts_voices(self, version: str) -> list[TtsVoice]:
         """The voices as the `info` event lists them."""
         return [
             TtsVoice(
                 name=voice.name,
-                description=f"{voice.speaker} ({LANGUAGES[voice.language].name})",
+                description=(
+                    f"{self.speakers[voice.speaker].description or voice.speaker} "
+                    f"({LANGUAGES[voice.language].name})"
+                ),
                 attribution=self.attribution,
                 installed=True,
                 version=version,

@@ -1,0 +1,205 @@
+"""The xtts engine in the real server process, with a random-weight XTTS v2 checkpoint.
+
+The checkpoint has the real on-disk layout and is loaded by the real loading
+code on the CPU; random weights say nothing of quality, but everything from
+loading to streamed audio on the wire is the real path.
+"""
+
+import asyncio
+import json
+import re
+import shutil
+
+import pytest
+from wyoming.client import AsyncTcpClient
+from wyoming.info import Describe, Info
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+
+from conftest import assert_well_formed, free_port, read_reply, write_wav
+
+CHUNK = "4"  # GPT tokens per chunk: many small chunks from the tiny model
+
+
+@pytest.fixture
+def voices(tmp_path):
+    folder = tmp_path / "voices"
+    write_wav(folder / "ana.wav", 7.0, pitch=210)
+    write_wav(folder / "bob" / "one.wav", 4.0, pitch=110)
+    write_wav(folder / "bob" / "two.wav", 4.0, pitch=120)
+    (folder / "bob.json").write_text(json.dumps({"languages": ["de", "en-GB"], "description": "Bob"}))
+    (folder / "broken.wav").write_bytes(b"RIFF\x00\x00not really a wav")
+    return folder
+
+
+@pytest.fixture
+def xtts_server(start_server, tiny_xtts, voices, tmp_path):
+    def start(*extra: str, ready: bool = True):
+        return start_server(
+            "--engine", "xtts", "--xtts-model", str(tiny_xtts), "--device", "cpu",
+            "--voices-dir", str(voices), "--cache-dir", str(tmp_path / "latents"),
+            "--stream-chunk-size", CHUNK, "--debug", *extra, ready=ready,
+        )  # fmt: skip
+
+    return start
+
+
+async def wait_for_log(server, pattern: str, timeout: float = 120) -> re.Match:
+    for _ in range(int(timeout * 10)):
+        if match := re.search(pattern, server.log()):
+            return match
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{pattern!r} not in log:\n{server.log()[-3000:]}")
+
+
+async def synthesize(port: int, text: str, voice: str):
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice)).event())
+        return await read_reply(client, streaming=False, timeout=300)
+
+
+async def test_voices_are_cloned_and_studio_speakers_per_language(xtts_server):
+    server = xtts_server()
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(Describe().event())
+        info = Info.from_event(await asyncio.wait_for(client.read_event(), 10))
+    names = {voice.name for voice in info.tts[0].voices}
+    # ana speaks all 17 languages, the studio speakers too; bob only what his sidecar says.
+    assert {f"{lang}/ana" for lang in ["en", "fr", "zh-cn", "hi"]} <= names
+    assert {"en/Ana Florence", "ja/Claribel Dervla"} <= names
+    assert {name for name in names if name.endswith("/bob")} == {"de/bob", "en/bob"}
+    assert len(names) == 17 * 3 + 2
+    assert not any("broken" in name for name in names)
+    assert "broken.wav: it cannot be decoded" in server.log()
+    descriptions = {voice.name: voice.description for voice in info.tts[0].voices}
+    assert descriptions["de/bob"] == "Bob (German)"
+
+
+async def test_synthesize_streams_chunks_before_generation_ends(xtts_server):
+    server = xtts_server()
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(
+            Synthesize(text="Hello there, this is a longer test.", voice=SynthesizeVoice(name="en/ana")).event()
+        )
+        assert (await asyncio.wait_for(client.read_event(), 120)).type == "audio-start"
+        assert (await asyncio.wait_for(client.read_event(), 120)).type == "audio-chunk"
+        # The first audio is on the wire while the model is still generating.
+        assert "Spoke voice=en/ana" not in server.log()
+        reply = await read_reply(client, streaming=False, timeout=300)
+    assert reply.types[-1] == "audio-stop"
+    assert len(re.findall(r"XTTS chunk for en/ana", server.log())) >= 3
+
+
+async def test_studio_speaker_and_streaming_input(xtts_server):
+    server = xtts_server()
+    text = "Guten Tag. Wie geht es dir?"
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="de/Ana Florence")).event())
+        for start in range(0, len(text), 4):
+            await client.write_event(SynthesizeChunk(text=text[start : start + 4]).event())
+        await client.write_event(SynthesizeStop().event())
+        reply = await read_reply(client, streaming=True, timeout=300)
+    assert_well_formed(reply, streaming=True)
+    assert reply.seconds > 0.5
+
+
+async def test_latents_computed_once_cached_on_disk_and_invalidated_per_voice(xtts_server, voices, tmp_path):
+    cache = tmp_path / "latents"
+    server = xtts_server()
+    await wait_for_log(server, r"Voices warm: 2 computed, 0 loaded")
+    files = {path.name.split(".")[0]: path.name for path in cache.glob("*.pt")}
+    assert set(files) == {"ana", "bob"}
+    assert_well_formed(await synthesize(server.port, "Hi.", "en/ana"), streaming=False)
+    assert_well_formed(await synthesize(server.port, "Hallo.", "de/bob"), streaming=False)
+    assert server.log().count("computed (") == 2  # requests used the warm latents
+    server.stop()
+
+    restarted = xtts_server()
+    await wait_for_log(restarted, r"Voices warm: 0 computed, 2 loaded")
+    assert_well_formed(await synthesize(restarted.port, "Hi.", "en/ana"), streaming=False)
+    restarted.stop()
+
+    write_wav(voices / "ana.wav", 7.0, pitch=260)  # a new recording for ana only
+    edited = xtts_server()
+    await wait_for_log(edited, r"Voices warm: 1 computed, 1 loaded")
+    assert "Latents of voice ana computed" in edited.log()
+    after = {path.name.split(".")[0]: path.name for path in cache.glob("*.pt")}
+    assert after["bob"] == files["bob"] and after["ana"] != files["ana"]
+    assert len(after) == 2  # ana's stale entry is gone
+
+
+async def test_request_for_a_cold_voice_waits_only_for_it(xtts_server):
+    server = xtts_server()
+    # Straight after start-up, before warm-up can have finished both voices.
+    reply = await synthesize(server.port, "Hallo.", "de/bob")
+    assert_well_formed(reply, streaming=False)
+    assert server.log().count("Latents of voice bob computed") == 1
+
+
+async def test_two_concurrent_clients_both_get_complete_streams(xtts_server):
+    server = xtts_server()
+    first, second = await asyncio.gather(
+        synthesize(server.port, "The first client speaks now.", "en/ana"),
+        synthesize(server.port, "Le second client parle aussi.", "fr/Claribel Dervla"),
+    )
+    for reply in (first, second):
+        assert_well_formed(reply, streaming=False)
+        assert reply.seconds > 0.5
+
+
+async def test_disconnect_mid_stream_stops_generation(xtts_server):
+    server = xtts_server()
+    text = "This sentence would take the tiny model many chunks to finish speaking."
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name="en/ana")).event())
+        assert (await asyncio.wait_for(client.read_event(), 120)).type == "audio-start"
+        assert (await asyncio.wait_for(client.read_event(), 120)).type == "audio-chunk"
+    await wait_for_log(server, r"went away; synthesis stopped")
+    chunks_when_gone = server.log().count("XTTS chunk for en/ana")
+    # The model takes 48 tokens at most, 12 chunks of 4: it stopped well before.
+    await synthesize(server.port, "Next.", "en/ana")  # and the server serves the next one
+    assert chunks_when_gone < 12
+    assert "Spoke voice=en/ana engine=xtts chars=70" not in server.log()
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("{missing}", "does not exist"),
+        ("{empty}", "lacks config.json, model.pth, vocab.json"),
+        ("{corrupt}", "Cannot load the XTTS model from"),
+    ],
+)
+def test_bad_model_folder_is_a_clear_start_error(start_server, tiny_xtts, tmp_path, model, message):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(tiny_xtts, corrupt)
+    (corrupt / "model.pth").write_bytes(b"not a checkpoint")
+    folder = model.format(missing=tmp_path / "nope", empty=empty, corrupt=corrupt)
+    server = start_server("--engine", "xtts", "--xtts-model", folder, "--device", "cpu", ready=False)
+    assert server.process.wait(timeout=120) == 2
+    assert message in server.log()
+    assert "Traceback" not in server.log()
+
+
+def test_download_needs_licence_consent(start_server, tmp_path):
+    server = start_server("--engine", "xtts", "--download", "--data-dir", str(tmp_path), ready=False,
+                          env={"COQUI_TOS_AGREED": ""})  # fmt: skip
+    assert server.process.wait(timeout=120) == 2
+    assert "COQUI_TOS_AGREED=1 or pass --agree-coqui-license" in server.log()
+
+
+def test_model_name_without_download_says_what_to_do(start_server, tmp_path):
+    server = start_server("--engine", "xtts", "--data-dir", str(tmp_path), ready=False)
+    assert server.process.wait(timeout=120) == 2
+    assert "Add --download" in server.log()
+
+
+def test_download_without_network_is_a_clear_start_error(start_server, tmp_path):
+    closed = f"http://127.0.0.1:{free_port()}"
+    env = {name: closed for name in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]}
+    server = start_server("--engine", "xtts", "--download", "--agree-coqui-license",
+                          "--data-dir", str(tmp_path), ready=False, env={**env, "NO_PROXY": ""})  # fmt: skip
+    assert server.process.wait(timeout=300) == 2
+    assert "Could not download tts_models/multilingual/multi-dataset/xtts_v2" in server.log()
+    assert "Traceback" not in server.log()

@@ -1,0 +1,69 @@
+"""The windowed vocoder against coqui's own streaming decode, on the real decoder."""
+
+import pytest
+import torch
+from TTS.tts.configs.xtts_config import XttsConfig
+from TTS.tts.models.xtts import Xtts
+
+from wyoming_streamtts.xtts_stream import DEFAULT_CONTEXT_FRAMES, WindowedVocoder
+
+
+@pytest.fixture(scope="module")
+def model(tiny_xtts):
+    config = XttsConfig()
+    config.load_json(str(tiny_xtts / "config.json"))
+    xtts = Xtts(config)
+    xtts.load_checkpoint(config, checkpoint_dir=str(tiny_xtts), eval=True)
+    return xtts
+
+
+def decoder_input_frames(model, run):
+    """Frames the HiFi-GAN generator is given on each call while `run` runs."""
+    seen = []
+    hook = model.hifigan_decoder.waveform_decoder.register_forward_pre_hook(
+        lambda _module, args: seen.append(args[0].shape[-1])
+    )
+    try:
+        output = run()
+    finally:
+        hook.remove()
+    return output, seen
+
+
+@torch.inference_mode()
+def test_windowed_stream_matches_coquis_stream_with_flat_cost(model):
+    torch.manual_seed(3)
+    latents = torch.randn(100, model.args.gpt_n_model_channels)
+    g = torch.nn.functional.normalize(torch.randn(1, 512, 1), dim=1)
+    steps = list(range(20, 101, 20))
+
+    def stock():
+        prev = overlap = None
+        chunks = []
+        for n in steps:
+            wav = model.hifigan_decoder(latents[None, :n], g=g).squeeze()
+            chunk, prev, overlap = model.handle_chunks(wav, prev, overlap, 1024, is_final=n == steps[-1])
+            chunks.append(chunk)
+        return chunks
+
+    def windowed():
+        vocoder = WindowedVocoder(model.hifigan_decoder, g)
+        return [vocoder.decode(latents[:n], final=n == steps[-1]) for n in steps]
+
+    stock_chunks, stock_frames = decoder_input_frames(model, stock)
+    our_chunks, our_frames = decoder_input_frames(model, windowed)
+    ours, theirs = torch.cat(our_chunks), torch.cat(stock_chunks)
+    full = model.hifigan_decoder(latents[None], g=g).squeeze()
+
+    # Same audio as coqui's stream, chunk for chunk, so the joins are cross-faded the same way.
+    assert [len(c) for c in our_chunks] == [len(c) for c in stock_chunks]
+    assert ((ours - theirs).norm() / theirs.norm()).item() < 1e-4
+    assert ((ours - full).norm() / full.norm()).item() < 0.01
+    # No clicks: no jump at a join is larger than the largest within the full decode.
+    joins = torch.cumsum(torch.tensor([len(c) for c in our_chunks[:-1]]), 0)
+    largest_step = (full[1:] - full[:-1]).abs().max()
+    assert all(abs(ours[j] - ours[j - 1]) <= largest_step for j in joins)
+    # Coqui re-decodes everything so far; the window stays the same size.
+    assert stock_frames[-1] == max(stock_frames) >= 4 * stock_frames[0]
+    frames_per_step = stock_frames[1] - stock_frames[0]
+    assert max(our_frames) <= DEFAULT_CONTEXT_FRAMES + frames_per_step + 8

@@ -1,0 +1,102 @@
+"""XTTS conditioning latents per cloned voice: computed once, kept in memory and on disk.
+
+A voice's latents are keyed by a hash of its reference audio and of the model,
+so a restart loads them from disk, and an edited recording (or another model)
+recomputes exactly that voice.
+"""
+
+import asyncio
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import Executor
+from pathlib import Path
+
+import torch
+
+from .voices import Speaker
+
+_LOGGER = logging.getLogger(__name__)
+
+Latents = tuple[torch.Tensor, torch.Tensor]  # (gpt_cond_latent, speaker_embedding)
+
+
+class LatentCache:
+    """Memory, then disk, then compute; each voice at most once at a time."""
+
+    def __init__(
+        self,
+        compute: Callable[[list[Path]], Latents],
+        executor: Executor,
+        model_fingerprint: str,
+        cache_dir: Path | None,
+    ) -> None:
+        self._compute = compute
+        self._executor = executor
+        self._model_fingerprint = model_fingerprint
+        self._cache_dir = cache_dir
+        self._tasks: dict[str, asyncio.Task[Latents]] = {}
+        self.computed = 0
+        self.loaded = 0
+
+    async def get(self, speaker: Speaker) -> Latents:
+        """The voice's latents; waits only for this voice if they are not ready."""
+        task = self._tasks.get(speaker.name)
+        if task is None or (task.done() and task.exception() is not None):
+            loop = asyncio.get_running_loop()
+            task = asyncio.ensure_future(loop.run_in_executor(self._executor, self._load_or_compute, speaker))
+            self._tasks[speaker.name] = task
+        return await asyncio.shield(task)
+
+    async def warm_up(self, speakers: list[Speaker]) -> None:
+        """Prepare every voice in turn, so first requests need not wait.
+
+        One voice at a time: a request for a cold voice queues behind at most one.
+        """
+        for speaker in speakers:
+            try:
+                await self.get(speaker)
+            except Exception as err:  # noqa: BLE001 - one bad recording must not stop the rest
+                _LOGGER.error("Voice %s cannot be cloned: %s", speaker.name, err)
+        _LOGGER.info("Voices warm: %d computed, %d loaded from disk", self.computed, self.loaded)
+
+    def key(self, speaker: Speaker) -> str:
+        digest = hashlib.sha256(self._model_fingerprint.encode())
+        for path in speaker.files:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+        return digest.hexdigest()[:24]
+
+    def _load_or_compute(self, speaker: Speaker) -> Latents:
+        path = None
+        if self._cache_dir is not None:
+            path = self._cache_dir / f"{speaker.name}.{self.key(speaker)}.pt"
+            if path.is_file():
+                try:
+                    saved = torch.load(path, map_location="cpu", weights_only=True)
+                    self.loaded += 1
+                    _LOGGER.debug("Latents of voice %s loaded from %s", speaker.name, path)
+                    return saved["gpt_cond_latent"], saved["speaker_embedding"]
+                except (OSError, RuntimeError, KeyError) as err:
+                    _LOGGER.warning("Ignoring unreadable latent cache %s: %s", path, err)
+        latents = self._compute(list(speaker.files))
+        self.computed += 1
+        _LOGGER.debug("Latents of voice %s computed (%d computed since start)", speaker.name, self.computed)
+        if path is not None:
+            self._save(path, speaker.name, latents)
+        return latents
+
+    def _save(self, path: Path, name: str, latents: Latents) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".tmp")
+            torch.save({"gpt_cond_latent": latents[0].cpu(), "speaker_embedding": latents[1].cpu()}, partial)
+            partial.replace(path)
+            # Older entries of this voice belong to recordings or models no longer there.
+            own = re.compile(re.escape(name) + r"\.[0-9a-f]{24}\.pt")
+            for stale in path.parent.glob("*.pt"):
+                if stale != path and own.fullmatch(stale.name):
+                    stale.unlink(missing_ok=True)
+        except OSError as err:
+            _LOGGER.warning("Cannot write latent cache %s: %s", path, err)

@@ -1,0 +1,130 @@
+"""XTTS streaming with a flat cost per chunk.
+
+coqui's `Xtts.inference_stream` runs the HiFi-GAN vocoder over all GPT latents
+so far for every chunk, so a sentence of n chunks costs O(n²) vocoder work.
+The vocoder is convolutional: audio at a frame depends only on nearby frames.
+So each chunk is decoded from the new frames plus a fixed window of earlier
+ones, and its start is cross-faded with the end of the previous chunk exactly
+as coqui does. The cheap linear interpolations in front of the vocoder still see
+all latents, so frame positions line up with a full decode sample for sample.
+"""
+
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+
+# Frames of vocoder input decoded again before the new ones: beyond the HiFi-GAN
+# receptive field, so the audio emitted equals a full decode's.
+DEFAULT_CONTEXT_FRAMES = 48
+DEFAULT_OVERLAP_SAMPLES = 1024
+
+
+class WindowedVocoder:
+    """Turns a growing sequence of GPT latents into audio chunks, one window at a time."""
+
+    def __init__(
+        self,
+        hifigan_decoder: torch.nn.Module,
+        speaker_embedding: torch.Tensor,
+        length_scale: float = 1.0,
+        context_frames: int = DEFAULT_CONTEXT_FRAMES,
+        overlap: int = DEFAULT_OVERLAP_SAMPLES,
+    ) -> None:
+        self.decoder = hifigan_decoder
+        self.speaker_embedding = speaker_embedding
+        self.length_scale = length_scale
+        self.context_frames = context_frames
+        self.overlap = overlap
+        self.hop = _hop(hifigan_decoder)
+        self._emitted = 0  # samples of the full decode already handed out
+        self._tail: torch.Tensor | None = None  # held back to cross-fade with the next chunk
+
+    def decode(self, latents: torch.Tensor, final: bool) -> torch.Tensor:
+        """Audio for the latents [T, C] that are new since the last call."""
+        frames = self._frames(latents)
+        total = frames.shape[-1] * self.hop
+        first = max(0, self._emitted // self.hop - self.context_frames)
+        wav = self.decoder.waveform_decoder(frames[:, :, first:], g=self.speaker_embedding).squeeze()
+        # wav[i] is sample first * hop + i of the full decode.
+        start = self._emitted - first * self.hop
+        end = wav.shape[0] if final else max(start, wav.shape[0] - self.overlap)
+        chunk = wav[start:end].clone()
+        if self._tail is not None:
+            fade = min(len(self._tail), len(chunk))
+            ramp = torch.linspace(0.0, 1.0, fade, device=chunk.device)
+            chunk[:fade] = chunk[:fade] * ramp + self._tail[:fade] * (1.0 - ramp)
+        self._tail = None if final else wav[end:].clone()
+        self._emitted = first * self.hop + end
+        assert self._emitted <= total
+        return chunk
+
+    def _frames(self, latents: torch.Tensor) -> torch.Tensor:
+        """The vocoder's input for all latents: HifiDecoder.forward's interpolations."""
+        x = latents[None]  # [1, T, C]
+        if self.length_scale != 1.0:
+            x = F.interpolate(x.transpose(1, 2), scale_factor=self.length_scale, mode="linear").transpose(1, 2)
+        z = F.interpolate(
+            x.transpose(1, 2),
+            scale_factor=[self.decoder.ar_mel_length_compression / self.decoder.output_hop_length],
+            mode="linear",
+        ).squeeze(1)
+        if self.decoder.output_sample_rate != self.decoder.input_sample_rate:
+            z = F.interpolate(
+                z,
+                scale_factor=[self.decoder.output_sample_rate / self.decoder.input_sample_rate],
+                mode="linear",
+            ).squeeze(0)
+        return z if z.dim() == 3 else z[None]
+
+
+def _hop(hifigan_decoder: torch.nn.Module) -> int:
+    """Output samples per vocoder input frame (the product of the upsampling rates)."""
+    hop = 1
+    for layer in hifigan_decoder.waveform_decoder.ups:
+        hop *= layer.stride[0]
+    return hop
+
+
+@torch.inference_mode()
+def stream_sentence(
+    model,
+    text: str,
+    language: str,
+    gpt_cond_latent: torch.Tensor,
+    speaker_embedding: torch.Tensor,
+    stream_chunk_size: int = 20,
+    speed: float = 1.0,
+    **sampling,
+) -> Iterator[torch.Tensor]:
+    """Like `Xtts.inference_stream` for one sentence, with a windowed vocoder."""
+    device = model.device
+    gpt_cond_latent = gpt_cond_latent.to(device)
+    speaker_embedding = speaker_embedding.to(device)
+    tokens = model.tokenizer.encode(text.strip().lower(), lang=language)
+    text_tokens = torch.IntTensor(tokens).unsqueeze(0).to(device)
+    if text_tokens.shape[-1] >= model.args.gpt_max_text_tokens:
+        raise ValueError(f"Sentence too long for XTTS ({text_tokens.shape[-1]} tokens)")
+    options = {"temperature": 0.75, "top_k": 50, "top_p": 0.85, "repetition_penalty": 10.0, **sampling}
+    generator = model.gpt.get_generator(
+        fake_inputs=model.gpt.compute_embeddings(gpt_cond_latent, text_tokens),
+        do_sample=True,
+        num_beams=1,
+        num_return_sequences=1,
+        length_penalty=1.0,
+        output_attentions=False,
+        output_hidden_states=True,
+        return_dict_in_generate=True,
+        **options,
+    )
+    vocoder = WindowedVocoder(model.hifigan_decoder, speaker_embedding, 1.0 / max(speed, 0.05))
+    latents: list[torch.Tensor] = []
+    new = 0
+    for _token, latent in generator:
+        latents.append(latent)
+        new += 1
+        if new >= stream_chunk_size:
+            new = 0
+            yield vocoder.decode(torch.cat(latents, dim=0), final=False)
+    if latents:
+        yield vocoder.decode(torch.cat(latents, dim=0), final=True)

@@ -144,6 +144,36 @@ async def test_two_concurrent_clients_both_get_complete_streams(xtts_server):
     for reply in (first, second):
         assert_well_formed(reply, streaming=False)
         assert reply.seconds > 0.5
+    # The two took turns on the one model thread, chunk by chunk: neither waited for the other to end.
+    order = re.findall(r"XTTS chunk for (en/ana|fr/Claribel Dervla)", server.log())
+    first_b, last_a = order.index("fr/Claribel Dervla"), len(order) - 1 - order[::-1].index("en/ana")
+    assert first_b < last_a
+
+
+async def test_new_request_on_the_connection_cancels_the_running_one(xtts_server):
+    server = xtts_server()
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(
+            Synthesize(text="A long first request that nobody wants to hear the end of.",
+                       voice=SynthesizeVoice(name="en/ana")).event()  # fmt: skip
+        )
+        assert (await asyncio.wait_for(client.read_event(), 120)).type == "audio-start"
+        await client.write_event(Synthesize(text="Second.", voice=SynthesizeVoice(name="en/ana")).event())
+        cancelled = await read_reply(client, streaming=False, timeout=300)
+        second = await read_reply(client, streaming=False, timeout=300)
+    assert cancelled.types[-1] == "audio-stop"
+    assert_well_formed(second, streaming=False)
+    await wait_for_log(server, r"Spoke voice=en/ana engine=xtts chars=7 ")
+    assert server.log().count("Spoke voice=") == 1  # the first was never finished
+
+
+async def test_text_beyond_xtts_limits_is_split_before_the_model(xtts_server):
+    # The server's splitter lets 1000 characters through; XTTS takes 250 in English.
+    server = xtts_server("--max-sentence-chars", "1000")
+    text = " ".join(["word"] * 120)  # 600 characters, no punctuation
+    reply = await synthesize(server.port, text, "en/ana")
+    assert_well_formed(reply, streaming=False)
+    assert "400 tokens" not in server.log()
 
 
 async def test_disconnect_mid_stream_stops_generation(xtts_server):

@@ -38,8 +38,14 @@ def _train_vocab(path: Path) -> None:
     tokenizer.save(str(path))
 
 
-def build_tiny_xtts(directory: Path, full_size: bool = False, seed: int = 0) -> Path:
-    """Write the checkpoint files into `directory` and return it."""
+def build_tiny_xtts(
+    directory: Path, full_size: bool = False, seed: int = 0, max_audio_tokens: int | None = None
+) -> Path:
+    """Write the checkpoint files into `directory` and return it.
+
+    Random weights rarely emit the stop token, so generation runs to
+    `max_audio_tokens` (48 tokens tiny, XTTS's 605 full-size, unless given).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     _train_vocab(directory / "vocab.json")
@@ -57,6 +63,8 @@ def build_tiny_xtts(directory: Path, full_size: bool = False, seed: int = 0) -> 
         args.gpt_n_heads = 2
         # A short cap keeps random-weight generation (which rarely stops) quick.
         args.gpt_max_audio_tokens = 48
+    if max_audio_tokens is not None:
+        args.gpt_max_audio_tokens = max_audio_tokens
     args.decoder_input_dim = args.gpt_n_model_channels
     model = Xtts(config)
     from TTS.tts.layers.xtts.tokenizer import VoiceBpeTokenizer  # noqa: PLC0415

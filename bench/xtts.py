@@ -1,0 +1,127 @@
+"""XTTS figures: first chunk, real-time factor, vocoder cost per chunk, latent cache.
+
+Random-weight checkpoints of the real architecture (tiny, and full size) are
+built into a cache folder and loaded through the product's XttsEngine.
+"""
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from wyoming_streamtts.latents import LatentCache
+from wyoming_streamtts.voices import Speaker
+from wyoming_streamtts.xtts_engine import XttsEngine
+from wyoming_streamtts.xtts_stream import WindowedVocoder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from conftest import write_wav  # noqa: E402
+from tiny_xtts import build_tiny_xtts  # noqa: E402
+
+SENTENCE = "The kitchen lights are on and the front door is locked."
+CACHE = Path(tempfile.gettempdir()) / "wyoming-streamtts-bench"
+
+
+def checkpoint(full_size: bool, max_audio_tokens: int) -> Path:
+    folder = CACHE / f"xtts-{'full' if full_size else 'tiny'}-{max_audio_tokens}"
+    if not (folder / "model.pth").is_file():
+        build_tiny_xtts(folder, full_size=full_size, max_audio_tokens=max_audio_tokens)
+    return folder
+
+
+async def _speak(engine: XttsEngine, speaker: str) -> tuple[float, float, float]:
+    """(first chunk s, wall s, audio s) for one sentence."""
+    began = time.perf_counter()
+    first = None
+    samples = 0
+    async for chunk in engine.synthesize(SENTENCE, "en", speaker):
+        first = first if first is not None else time.perf_counter() - began
+        samples += chunk.samples
+    return first or 0.0, time.perf_counter() - began, samples / 24000
+
+
+def engine_figures(label: str, folder: Path, runs: int, chunk_size: int) -> dict:
+    async def run() -> dict:
+        voice_dir = CACHE / "voices"
+        reference = write_wav(voice_dir / "bench.wav", 10.0)
+        engine = XttsEngine(folder, "cuda" if torch.cuda.is_available() else "cpu",
+                            [Speaker("bench", (reference,))], None, stream_chunk_size=chunk_size)  # fmt: skip
+        await engine.latents.get(Speaker("bench", (reference,)))
+        results = [await _speak(engine, "bench") for _ in range(runs)]
+        await engine.close()
+        firsts = [r[0] for r in results]
+        rtfs = [r[1] / r[2] for r in results]
+        return {
+            "model": label,
+            "device": engine.device,
+            "stream_chunk_size": chunk_size,
+            "runs": runs,
+            "first_chunk_s_median": statistics.median(firsts),
+            "rtf_median": statistics.median(rtfs),
+            "audio_s": results[0][2],
+        }
+
+    return asyncio.run(run())
+
+
+@torch.inference_mode()
+def vocoder_cost(folder: Path, chunks: int = 12, per_chunk: int = 20) -> dict:
+    """Seconds of vocoder work per chunk by its position: coqui's re-decode vs the window."""
+    from TTS.tts.configs.xtts_config import XttsConfig  # noqa: PLC0415
+    from TTS.tts.models.xtts import Xtts  # noqa: PLC0415
+
+    config = XttsConfig()
+    config.load_json(str(folder / "config.json"))
+    model = Xtts(config)
+    model.load_checkpoint(config, checkpoint_dir=str(folder), eval=True)
+    torch.manual_seed(0)
+    latents = torch.randn(chunks * per_chunk, model.args.gpt_n_model_channels)
+    g = torch.nn.functional.normalize(torch.randn(1, 512, 1), dim=1)
+    stock, ours = [], []
+    prev = overlap = None
+    vocoder = WindowedVocoder(model.hifigan_decoder, g)
+    for index in range(1, chunks + 1):
+        n, final = index * per_chunk, index == chunks
+        began = time.perf_counter()
+        wav = model.hifigan_decoder(latents[None, :n], g=g).squeeze()
+        _, prev, overlap = model.handle_chunks(wav, prev, overlap, 1024, is_final=final)
+        stock.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        vocoder.decode(latents[:n], final=final)
+        ours.append(time.perf_counter() - began)
+    return {"chunk_tokens": per_chunk, "stock_s": stock, "windowed_s": ours}
+
+
+def latent_cache_figures(folder: Path, runs: int = 3) -> dict:
+    """Cold compute vs warm memory vs warm disk for one 10 s reference."""
+
+    async def run() -> dict:
+        reference = write_wav(CACHE / "voices" / "cache.wav", 10.0)
+        speaker = Speaker("cache", (reference,))
+        engine = XttsEngine(folder, "cpu", [], None)
+        cold, memory, disk = [], [], []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as cache_dir:
+                fresh = LatentCache(engine._compute_latents, engine._executor, "bench", Path(cache_dir))
+                began = time.perf_counter()
+                await fresh.get(speaker)
+                cold.append(time.perf_counter() - began)
+                began = time.perf_counter()
+                await fresh.get(speaker)
+                memory.append(time.perf_counter() - began)
+                reloaded = LatentCache(engine._compute_latents, engine._executor, "bench", Path(cache_dir))
+                began = time.perf_counter()
+                await reloaded.get(speaker)
+                disk.append(time.perf_counter() - began)
+        await engine.close()
+        return {
+            "cold_compute_s": statistics.median(cold),
+            "warm_memory_s": statistics.median(memory),
+            "warm_disk_s": statistics.median(disk),
+        }
+
+    return asyncio.run(run())

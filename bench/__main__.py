@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from bench import xtts
+from bench import translation, xtts
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -32,16 +32,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny model only, fewer runs")
     parser.add_argument("--runs", type=int, default=5, help="runs per figure; medians are reported")
+    parser.add_argument("--only", choices=("xtts", "translation"), help="run one part only")
     args = parser.parse_args()
     runs = 2 if args.quick else args.runs
     RESULTS.mkdir(exist_ok=True)
+    if args.only != "xtts" and not args.quick:
+        report_translation(translation.translation_figures(runs=max(5, args.runs)))
+    if args.only != "translation":
+        report_xtts(args.quick, runs)
 
+
+def report_translation(figures: dict) -> None:
+    (RESULTS / "translation.json").write_text(json.dumps({"machine": machine(), **figures}, indent=2))
+    print(f"NLLB-600M architecture, 12 tokens in, 16 out, {figures['threads']} threads, median:")
+    for name in ("transformers_fp32", "ctranslate2_int8"):
+        print(f"  {name:18} {figures[name]['median_s']:6.2f} s")
+    print(f"  CTranslate2 int8 is {figures['speedup']:.1f}x faster")
+
+
+def report_xtts(quick: bool, runs: int) -> None:
     tiny = xtts.checkpoint(full_size=False, max_audio_tokens=48)
     engines = [xtts.engine_figures("xtts tiny (random weights)", tiny, runs, chunk_size=20)]
-    if not args.quick:
+    if not quick:
         full = xtts.checkpoint(full_size=True, max_audio_tokens=120)
         engines.append(xtts.engine_figures("xtts full-size (random weights)", full, max(2, runs // 2), 20))
-    vocoder = xtts.vocoder_cost(tiny, chunks=6 if args.quick else 12)
+    vocoder = xtts.vocoder_cost(tiny, chunks=6 if quick else 12)
     cache = xtts.latent_cache_figures(tiny, runs=runs)
     results = {"machine": machine(), "xtts_engines": engines, "xtts_vocoder": vocoder, "latent_cache": cache}
     (RESULTS / "xtts.json").write_text(json.dumps(results, indent=2))

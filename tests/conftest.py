@@ -176,3 +176,24 @@ def tiny_xtts(tmp_path_factory) -> Path:
     from tiny_xtts import build_tiny_xtts  # noqa: PLC0415 - needs the [xtts] extra
 
     return build_tiny_xtts(tmp_path_factory.mktemp("tiny-xtts"))
+
+
+@pytest.fixture(scope="session")
+def tiny_nllb(tmp_path_factory) -> Path:
+    """A random-weight NLLB-200 checkpoint as transformers saves it, built once per session."""
+    from tiny_nllb import build_tiny_nllb  # noqa: PLC0415 - needs the [translate] extra
+
+    return build_tiny_nllb(tmp_path_factory.mktemp("tiny-nllb"))
+
+
+@pytest.fixture(scope="session")
+def tiny_nllb_ct2(tiny_nllb, tmp_path_factory) -> Path:
+    """The same model converted to CTranslate2 int8 by the command the README gives."""
+    output = tmp_path_factory.mktemp("tiny-nllb-ct2") / "model"
+    subprocess.run(
+        [str(Path(sys.executable).parent / "ct2-transformers-converter"), "--model", str(tiny_nllb),
+         "--output_dir", str(output), "--quantization", "int8",
+         "--copy_files", "tokenizer.json", "tokenizer_config.json"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return output

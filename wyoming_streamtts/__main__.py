@@ -13,9 +13,10 @@ from wyoming.server import AsyncServer
 from . import __version__
 from .engine import Engine, EngineError
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
-from .languages import LANGUAGES, UnknownLanguageError, normalize_language
+from .languages import LANGUAGES, normalize_language
 from .splitter import DEFAULT_MAX_CHARS
-from .voices import Speaker, VoiceCatalog, VoiceNotFoundError, find_speakers
+from .translation import TranslationError, Translator
+from .voices import Speaker, VoiceCatalog, find_speakers
 
 _LOGGER = logging.getLogger("wyoming_streamtts")
 
@@ -91,6 +92,37 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds to wait for each answer from Google before failing (default: %(default)s)",
     )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cuda", "mps", "cpu"),
+        default="auto",
+        help="where XTTS and NLLB run; auto picks CUDA when a GPU is there (default: %(default)s)",
+    )
+    translation = parser.add_argument_group("translation (NLLB-200)")
+    translation.add_argument(
+        "--translator",
+        choices=("none", "transformers", "ctranslate2"),
+        default="none",
+        help="translate text into each voice's language: transformers (fp32 CPU / bf16 GPU) or "
+        "ctranslate2 (int8); none speaks the text as it comes (default: %(default)s)",
+    )
+    translation.add_argument(
+        "--source-language",
+        default="en",
+        help="language of incoming text, or auto to detect it per sentence (default: %(default)s)",
+    )
+    translation.add_argument(
+        "--nllb-model",
+        default="facebook/nllb-200-distilled-600M",
+        help="NLLB folder (transformers, or converted for ctranslate2) or a model id to "
+        "--download (default: %(default)s)",
+    )
+    translation.add_argument(
+        "--translation-cache",
+        type=int,
+        default=512,
+        help="translations kept for repeated phrases (default: %(default)s)",
+    )
     xtts = parser.add_argument_group("xtts engine")
     xtts.add_argument(
         "--xtts-model",
@@ -101,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     xtts.add_argument(
         "--download",
         action="store_true",
-        help="download the named model into --data-dir if it is not there yet",
+        help="download the named XTTS and NLLB models if they are not there yet",
     )
     xtts.add_argument(
         "--agree-coqui-license",
@@ -113,18 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=_default_data_dir(),
-        help="where downloaded models and the latent cache live (default: %(default)s)",
+        help="where downloaded models, converted NLLB models and the latent cache live "
+        "(default: %(default)s)",
     )
     xtts.add_argument(
         "--cache-dir",
         type=Path,
         help="where conditioning latents of cloned voices are kept (default: DATA_DIR/latents)",
-    )
-    xtts.add_argument(
-        "--device",
-        choices=("auto", "cuda", "mps", "cpu"),
-        default="auto",
-        help="where XTTS runs; auto picks CUDA when a GPU is there (default: %(default)s)",
     )
     xtts.add_argument("--deepspeed", action="store_true", help="use DeepSpeed on CUDA when installed")
     xtts.add_argument(
@@ -171,6 +198,28 @@ def create_engine(args: argparse.Namespace, cloned: list[Speaker]) -> Engine:
     return EspeakEngine()
 
 
+def create_translator(args: argparse.Namespace) -> Translator | None:
+    """The translation stage named on the command line (raises TranslationError)."""
+    if args.translator == "none":
+        return None
+    try:
+        from .translation import create_backend  # noqa: PLC0415
+    except ImportError as err:
+        raise TranslationError(f"Translation needs the [translate] extra: {err}") from err
+    device = "cuda" if args.device in ("auto", "cuda") and _cuda_available() else "cpu"
+    backend = create_backend(args.translator, args.nllb_model, device, args.download, args.data_dir)
+    _LOGGER.info("Translating from %s with %s on %s", args.source_language, args.translator, device)
+    return Translator(backend, args.source_language, args.translation_cache)
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch  # noqa: PLC0415
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
 def create_config(args: argparse.Namespace) -> ServerConfig:
     """Engine, voices and settings from the command line (raises ValueError, EngineError)."""
     if args.samples_per_chunk < 1:
@@ -179,6 +228,8 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         raise ValueError("--max-sentence-chars must be at least 20")
     if args.stream_chunk_size < 1:
         raise ValueError("--stream-chunk-size must be at least 1")
+    if args.source_language != "auto":
+        normalize_language(args.source_language)
     cloned = find_speakers(args.voices_dir)
     engine = create_engine(args, cloned)
     languages = set(engine.languages)
@@ -187,6 +238,7 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
     speakers = cloned + list(engine.speakers)
     catalog = VoiceCatalog(speakers, languages, engine.attribution, args.default_voice)
     return ServerConfig(
+        translator=create_translator(args),
         engine=engine,
         catalog=catalog,
         samples_per_chunk=args.samples_per_chunk,
@@ -201,7 +253,7 @@ async def main(argv: list[str] | None = None) -> int:
     try:
         config = create_config(args)
         server = AsyncServer.from_uri(args.uri)
-    except (EngineError, ValueError, UnknownLanguageError, VoiceNotFoundError) as err:
+    except (EngineError, TranslationError, ValueError) as err:
         _LOGGER.error("Cannot start: %s", err)
         return 2
     _LOGGER.info(
@@ -222,6 +274,8 @@ async def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         await config.engine.close()
+        if config.translator is not None:
+            config.translator.close()
     return 0
 
 

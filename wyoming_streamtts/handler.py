@@ -21,6 +21,7 @@ from . import __version__
 from .engine import Engine
 from .splitter import SentenceSplitter, split_sentences
 from .synthesis import Synthesis
+from .translation import Translator
 from .voices import VoiceCatalog, VoiceNotFoundError
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class ServerConfig:
     samples_per_chunk: int = 1024
     streaming: bool = True
     max_sentence_chars: int = 250
+    translator: Translator | None = None
 
     def info(self) -> Info:
         """The answer to `describe`: one TTS program (Home Assistant uses only the first)."""
@@ -139,7 +141,12 @@ class StreamTtsEventHandler(AsyncEventHandler):
             await self._error(str(err), "voice-not-found")
             return None
         self._synthesis = Synthesis(
-            self.config.engine, voice, self.config.samples_per_chunk, self.write_event, streaming
+            self.config.engine,
+            voice,
+            self.config.samples_per_chunk,
+            self.write_event,
+            streaming,
+            self.config.translator,
         )
         return self._synthesis
 

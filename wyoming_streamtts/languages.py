@@ -19,29 +19,33 @@ class Language:
     gtts: str
     """gTTS language."""
 
+    flores: str
+    """FLORES-200 code, as NLLB names the language."""
+
 
 # The 17 languages of XTTS v2: every engine speaks all of them, so a voice such
 # as `fr/ana` exists whichever engine ends up speaking it.
 LANGUAGES: dict[str, Language] = {
     lang.code: lang
     for lang in (
-        Language("en", "English", "en", "en"),
-        Language("es", "Spanish", "es", "es"),
-        Language("fr", "French", "fr", "fr"),
-        Language("de", "German", "de", "de"),
-        Language("it", "Italian", "it", "it"),
-        Language("pt", "Portuguese", "pt", "pt"),
-        Language("pl", "Polish", "pl", "pl"),
-        Language("tr", "Turkish", "tr", "tr"),
-        Language("ru", "Russian", "ru", "ru"),
-        Language("nl", "Dutch", "nl", "nl"),
-        Language("cs", "Czech", "cs", "cs"),
-        Language("ar", "Arabic", "ar", "ar"),
-        Language("zh-cn", "Chinese", "cmn", "zh-CN"),
-        Language("ja", "Japanese", "ja", "ja"),
-        Language("hu", "Hungarian", "hu", "hu"),
-        Language("ko", "Korean", "ko", "ko"),
-        Language("hi", "Hindi", "hi", "hi"),
+        # code, name, espeak-ng voice, gTTS language, FLORES-200
+        Language("en", "English", "en", "en", "eng_Latn"),
+        Language("es", "Spanish", "es", "es", "spa_Latn"),
+        Language("fr", "French", "fr", "fr", "fra_Latn"),
+        Language("de", "German", "de", "de", "deu_Latn"),
+        Language("it", "Italian", "it", "it", "ita_Latn"),
+        Language("pt", "Portuguese", "pt", "pt", "por_Latn"),
+        Language("pl", "Polish", "pl", "pl", "pol_Latn"),
+        Language("tr", "Turkish", "tr", "tr", "tur_Latn"),
+        Language("ru", "Russian", "ru", "ru", "rus_Cyrl"),
+        Language("nl", "Dutch", "nl", "nl", "nld_Latn"),
+        Language("cs", "Czech", "cs", "cs", "ces_Latn"),
+        Language("ar", "Arabic", "ar", "ar", "arb_Arab"),
+        Language("zh-cn", "Chinese", "cmn", "zh-CN", "zho_Hans"),
+        Language("ja", "Japanese", "ja", "ja", "jpn_Jpan"),
+        Language("hu", "Hungarian", "hu", "hu", "hun_Latn"),
+        Language("ko", "Korean", "ko", "ko", "kor_Hang"),
+        Language("hi", "Hindi", "hi", "hi", "hin_Deva"),
     )
 }
 

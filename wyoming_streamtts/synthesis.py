@@ -13,6 +13,7 @@ from wyoming.tts import SynthesizeStopped
 
 from .audio import CHANNELS, RATE, WIDTH, PcmFramer
 from .engine import Engine, EngineError
+from .translation import TranslationError, Translator
 from .voices import Voice
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,8 +38,10 @@ class Synthesis:
         samples_per_chunk: int,
         write_event: WriteEvent,
         streaming: bool,
+        translator: Translator | None = None,
     ) -> None:
         self.engine = engine
+        self.translator = translator
         self.voice = voice
         self.streaming = streaming
         self.failed = False
@@ -58,7 +61,6 @@ class Synthesis:
         if self._finished:
             return
         self._chars += len(sentence)
-        _LOGGER.debug("Sentence for %s: %r", self.voice.name, sentence)
         self._sentences.put_nowait(sentence)
 
     def finish(self) -> None:
@@ -87,9 +89,19 @@ class Synthesis:
                     await self._write_event(AudioStop().event())
 
     async def _run(self) -> None:
+        # Translation runs one sentence ahead: sentence n+1 is translated while n is spoken.
+        ready: asyncio.Queue[str | BaseException | None] = asyncio.Queue(maxsize=1)
+        translating = asyncio.create_task(self._translate_ahead(ready))
         try:
-            while (sentence := await self._sentences.get()) is not _END:
+            number = 0
+            while (sentence := await ready.get()) is not _END:
+                ready.task_done()
+                if isinstance(sentence, BaseException):
+                    raise sentence
+                number += 1
+                _LOGGER.debug("Speaking sentence %d for %s: %r", number, self.voice.name, sentence)
                 await self._speak(sentence)
+                _LOGGER.debug("Spoke sentence %d", number)
             for chunk in self._framer.flush():
                 await self._send_audio(chunk)
             if not self._audio_started:
@@ -101,12 +113,31 @@ class Synthesis:
             return
         except EngineError as err:
             await self._fail(str(err), "engine-failed")
+        except TranslationError as err:
+            await self._fail(str(err), "translation-failed")
         except Exception as err:  # noqa: BLE001 - a broken engine must not hang the client
             _LOGGER.exception("Synthesis with %s failed", self.engine.name)
             await self._fail(f"Synthesis failed: {err}", "engine-failed")
+        finally:
+            translating.cancel()
         if self.streaming:
             with contextlib.suppress(ConnectionError):
                 await self._write_event(SynthesizeStopped().event())
+
+    async def _translate_ahead(self, ready: asyncio.Queue) -> None:
+        number = 0
+        try:
+            while (sentence := await self._sentences.get()) is not _END:
+                number += 1
+                if self.translator is not None:
+                    _LOGGER.debug("Translating sentence %d", number)
+                    sentence = await self.translator.translate(sentence, self.voice.language)
+                    _LOGGER.debug("Translated sentence %d", number)
+                await ready.put(sentence)
+                await ready.join()  # the speaker has taken it: translate the next meanwhile
+            await ready.put(_END)
+        except Exception as err:  # noqa: BLE001 - handed to the speaking side to report
+            await ready.put(err if isinstance(err, TranslationError) else TranslationError(f"Translation failed: {err}"))
 
     async def _speak(self, sentence: str) -> None:
         audio = self.engine.synthesize(sentence, self.voice.language, self.voice.speaker)

@@ -1,0 +1,141 @@
+"""NLLB translation between the sentence splitter and the engine, through the real server."""
+
+import re
+
+import pytest
+from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
+from wyoming.client import AsyncTcpClient
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+
+from conftest import assert_well_formed, read_reply
+from wyoming_streamtts.languages import LANGUAGES, UnknownLanguageError, normalize_language
+
+ENGLISH = "Hello everyone, the kitchen lights are on now."
+
+
+async def speak(port: int, text: str, voice: str):
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice)).event())
+        return await read_reply(client, streaming=False, timeout=300)
+
+
+def spoken_texts(log: str) -> list[str]:
+    """The text each sentence handed to the engine had (DEBUG log)."""
+    return re.findall(r"Speaking sentence \d+ for \S+: '(.*)'", log)
+
+
+@pytest.mark.parametrize(
+    ("tag", "code", "flores"),
+    [("en-US", "en", "eng_Latn"), ("pt-BR", "pt", "por_Latn"), ("pt_BR", "pt", "por_Latn"),
+     ("zh-CN", "zh-cn", "zho_Hans"), ("zh", "zh-cn", "zho_Hans"), ("AR", "ar", "arb_Arab"),
+     ("ja-JP", "ja", "jpn_Jpan"), ("hi", "hi", "hin_Deva")],
+)  # fmt: skip
+def test_wire_tags_map_to_flores_codes(tag, code, flores):
+    assert normalize_language(tag) == code
+    assert LANGUAGES[code].flores == flores
+
+
+def test_every_language_has_a_real_nllb_code():
+    assert {language.flores for language in LANGUAGES.values()} <= set(FAIRSEQ_LANGUAGE_CODES)
+
+
+def test_unknown_language_is_refused():
+    with pytest.raises(UnknownLanguageError, match="'tlh' is not supported"):
+        normalize_language("tlh")
+
+
+@pytest.fixture
+def translating_server(start_server, tiny_nllb, tiny_nllb_ct2, tmp_path):
+    def start(backend: str, *extra: str, model=None):
+        model = model or (tiny_nllb if backend == "transformers" else tiny_nllb_ct2)
+        return start_server("--translator", backend, "--nllb-model", str(model), "--data-dir",
+                            str(tmp_path / "data"), "--debug", *extra)  # fmt: skip
+
+    return start
+
+
+@pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
+async def test_french_voice_gets_english_text_translated(translating_server, backend):
+    server = translating_server(backend)
+    reply = await speak(server.port, ENGLISH, "fr/default")
+    assert_well_formed(reply, streaming=False)
+    log = server.log()
+    assert f"Translating from en with {backend}" in log
+    assert f"Translated en->fr: {ENGLISH!r}" in log
+    [handed] = spoken_texts(log)
+    assert handed != ENGLISH  # the engine got the translator's output (random weights: gibberish)
+
+
+async def test_same_language_and_numbers_skip_the_translator(translating_server):
+    server = translating_server("transformers")
+    assert_well_formed(await speak(server.port, ENGLISH, "en/default"), streaming=False)
+    assert_well_formed(await speak(server.port, "12:30, 3.5 %.", "fr/default"), streaming=False)
+    log = server.log()
+    assert "Translated" not in log.replace("Translated sentence", "")
+    assert spoken_texts(log) == [ENGLISH, "12:30, 3.5 %."]
+
+
+async def test_repeated_phrases_come_from_the_cache(translating_server):
+    server = translating_server("ctranslate2")
+    for _ in range(3):
+        await speak(server.port, "Good night.", "de/default")
+    log = server.log()
+    assert log.count("Translated en->de") == 1
+    assert "Translation cache hit (2 hits, 1 translated)" in log
+
+
+async def test_auto_source_detects_text_already_in_the_voices_language(translating_server):
+    server = translating_server("ctranslate2", "--source-language", "auto")
+    french = "Bonjour à tous, les lumières de la cuisine sont allumées maintenant."
+    await speak(server.port, french, "fr/default")
+    await speak(server.port, ENGLISH, "fr/default")
+    texts = spoken_texts(server.log())
+    assert texts[0] == french  # detected as French: passed through untouched
+    assert texts[1] != ENGLISH and "Translated en->fr" in server.log()
+
+
+async def test_ctranslate2_converts_a_transformers_folder_once(translating_server, tiny_nllb, tmp_path):
+    server = translating_server("ctranslate2", model=tiny_nllb)
+    assert "Converting" in server.log()
+    assert (tmp_path / "data" / "nllb-ct2" / f"{tiny_nllb.name}-int8" / "model.bin").is_file()
+    assert_well_formed(await speak(server.port, ENGLISH, "es/default"), streaming=False)
+    server.stop()
+    again = translating_server("ctranslate2", model=tiny_nllb)
+    assert "Converting" not in again.log()
+
+
+async def test_translation_of_the_next_sentence_overlaps_speech(start_server, tiny_nllb, tiny_xtts, tmp_path):
+    server = start_server(
+        "--engine", "xtts", "--xtts-model", str(tiny_xtts), "--device", "cpu", "--stream-chunk-size", "8",
+        "--voices-dir", str(tmp_path / "none"), "--translator", "transformers",
+        "--nllb-model", str(tiny_nllb), "--debug",
+    )  # fmt: skip
+    text = "The first sentence is here. The second one follows. And a third."
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="fr/Ana Florence")).event())
+        for start in range(0, len(text), 6):
+            await client.write_event(SynthesizeChunk(text=text[start : start + 6]).event())
+        await client.write_event(SynthesizeStop().event())
+        reply = await read_reply(client, streaming=True, timeout=300)
+    assert_well_formed(reply, streaming=True)
+    log = server.log()
+    # Sentence 2 was translated while sentence 1 was being spoken, and so on.
+    assert log.index("Speaking sentence 1") < log.index("Translated sentence 2") < log.index("Spoke sentence 1")
+    assert log.index("Speaking sentence 2") < log.index("Translated sentence 3") < log.index("Spoke sentence 2")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--translator", "transformers", "--nllb-model", "{missing}"], "nope does not exist"),
+        (["--translator", "ctranslate2", "--nllb-model", "{missing}"], "nope does not exist"),
+        (["--translator", "transformers", "--nllb-model", "someone/no-such-nllb"], "add --download"),
+        (["--translator", "ctranslate2", "--source-language", "klingon"], "'klingon' is not supported"),
+    ],
+)
+def test_bad_translation_settings_are_clear_start_errors(start_server, tmp_path, args, message):
+    args = [arg.format(missing=tmp_path / "nope") for arg in args]
+    server = start_server(*args, "--data-dir", str(tmp_path), ready=False, env={"HF_HUB_OFFLINE": "1"})
+    assert server.process.wait(timeout=120) == 2
+    assert message in server.log()
+    assert "Traceback" not in server.log()

@@ -42,7 +42,11 @@ class ServerProcess:
         self.port = free_port()
         self.log_path = cwd / f"server-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        # Nothing may leave this machine: unless a test brings its own fake, any
+        # request to the internet (gTTS, model hubs) goes to a closed local port.
+        closed = f"http://127.0.0.1:{free_port()}"
+        offline = {name: closed for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")}
+        full_env = {**os.environ, **offline, "NO_PROXY": "", "no_proxy": "", "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process = subprocess.Popen(
             [*program, "--uri", f"tcp://127.0.0.1:{self.port}", *args],
             stdout=self._log,

@@ -60,7 +60,7 @@ async def test_streaming_input_through_gtts(start_server, google):
 
 async def test_google_error_gives_error_event_and_closes(start_server, google):
     google.mode = "error"
-    server = start_server("--engine", "gtts", env=google.proxy_env)
+    server = start_server("--engine", "gtts", "--fallback", "none", env=google.proxy_env)
     reply = await synthesize(server.port, TEXT, "en/default")
     assert [e.code for e in reply.errors] == ["engine-failed"]
     assert "Google" in reply.errors[0].text
@@ -69,7 +69,7 @@ async def test_google_error_gives_error_event_and_closes(start_server, google):
 
 async def test_no_network_gives_error_not_a_hang(start_server):
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: connection refused
-    server = start_server("--engine", "gtts", env={"HTTPS_PROXY": closed, "https_proxy": closed})
+    server = start_server("--engine", "gtts", "--fallback", "none", env={"HTTPS_PROXY": closed, "https_proxy": closed})
     reply = await synthesize(server.port, TEXT, "en/default")
     assert [e.code for e in reply.errors] == ["engine-failed"]
     assert "connect" in reply.errors[0].text.lower()
@@ -77,7 +77,7 @@ async def test_no_network_gives_error_not_a_hang(start_server):
 
 async def test_silent_network_times_out_into_an_error(start_server, google):
     google.mode = "hang"
-    server = start_server("--engine", "gtts", "--gtts-timeout", "1", env=google.proxy_env)
+    server = start_server("--engine", "gtts", "--gtts-timeout", "1", "--fallback", "none", env=google.proxy_env)
     reply = await synthesize(server.port, TEXT, "en/default")
     assert [e.code for e in reply.errors] == ["engine-failed"]
     assert "timed out" in reply.errors[0].text

@@ -12,6 +12,7 @@ from wyoming.server import AsyncServer
 
 from . import __version__
 from .engine import Engine, EngineError
+from .fallback import FallbackEngine
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
 from .languages import LANGUAGES, normalize_language
 from .splitter import DEFAULT_MAX_CHARS
@@ -20,7 +21,7 @@ from .voices import Speaker, VoiceCatalog, find_speakers
 
 _LOGGER = logging.getLogger("wyoming_streamtts")
 
-ENGINES = ("espeak", "gtts", "xtts")
+ENGINES = ("xtts", "gtts", "espeak")
 
 
 def _default_data_dir() -> Path:
@@ -47,10 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--engine",
-        choices=ENGINES,
-        default="espeak",
-        help="speech engine: espeak (offline), gtts (Google, needs the internet) or xtts "
-        "(Coqui XTTS v2, cloned voices; needs the [xtts] extra) (default: %(default)s)",
+        choices=("auto", *ENGINES),
+        default="auto",
+        help="speech engine: xtts (Coqui XTTS v2, cloned voices; needs the [xtts] extra), gtts "
+        "(Google, needs the internet) or espeak (offline); auto is xtts when there is a GPU "
+        "(or --device names one), else gtts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fallback",
+        default=",".join(ENGINES),
+        help="engine order: a request whose engine fails before speaking goes to the next one "
+        "after it; 'none' turns this off (default: %(default)s)",
     )
     parser.add_argument(
         "--language",
@@ -170,9 +178,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fallback_order(value: str) -> list[str]:
+    """The --fallback list, checked."""
+    if value.strip().lower() == "none":
+        return []
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown:
+        raise ValueError(f"--fallback names unknown engines: {', '.join(unknown)} (known: {', '.join(ENGINES)})")
+    return names
+
+
 def create_engine(args: argparse.Namespace, cloned: list[Speaker]) -> Engine:
-    """Build the engine named on the command line (raises EngineError)."""
-    if args.engine == "xtts":
+    """The engine chain from --engine and --fallback (raises EngineError)."""
+    order = fallback_order(args.fallback)
+    if args.engine == "auto":
+        names = order or ["espeak"]
+        if "xtts" in names and args.device == "auto" and not _cuda_available():
+            _LOGGER.warning("Engine xtts unavailable: no GPU (--device cpu runs it on the CPU, slowly)")
+            names.remove("xtts")
+        chain = [engine for engine in map(partial(_try_engine, args, cloned), names) if engine]
+    else:
+        # The engine asked for must start; the ones after it in the order are fallbacks.
+        fallbacks = order[order.index(args.engine) + 1 :] if args.engine in order else []
+        chain = [_build_engine(args.engine, args, cloned)]
+        chain += [engine for engine in map(partial(_try_engine, args, cloned), fallbacks) if engine]
+    if len(chain) == 1:
+        return chain[0]
+    return FallbackEngine(chain)
+
+
+def _try_engine(args: argparse.Namespace, cloned: list[Speaker], name: str) -> Engine | None:
+    try:
+        return _build_engine(name, args, cloned)
+    except EngineError as err:
+        _LOGGER.warning("Engine %s unavailable: %s", name, err)
+        return None
+
+
+def _build_engine(name: str, args: argparse.Namespace, cloned: list[Speaker]) -> Engine:
+    if name == "xtts":
         try:
             from .xtts_engine import XttsEngine, pick_device, resolve_model_dir  # noqa: PLC0415
         except ImportError as err:
@@ -189,7 +234,7 @@ def create_engine(args: argparse.Namespace, cloned: list[Speaker]) -> Engine:
             stream_chunk_size=args.stream_chunk_size,
             deepspeed=args.deepspeed,
         )
-    if args.engine == "gtts":
+    if name == "gtts":
         from .gtts_engine import GttsEngine  # noqa: PLC0415 - only load what is used
 
         return GttsEngine(tld=args.gtts_tld, timeout=args.gtts_timeout)
@@ -257,8 +302,8 @@ async def main(argv: list[str] | None = None) -> int:
         _LOGGER.error("Cannot start: %s", err)
         return 2
     _LOGGER.info(
-        "Engine %s, %d voices (%d speakers x %d languages), default %s",
-        config.engine.name,
+        "Speaking with %s; %d voices (%d speakers x %d languages), default %s",
+        config.engine.description,
         len(config.catalog.voices),
         len(config.catalog.speakers),
         len(config.catalog.languages),

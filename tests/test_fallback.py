@@ -1,0 +1,85 @@
+"""The engine chain through the real server: XTTS missing -> gTTS -> espeak-ng."""
+
+from wyoming.client import AsyncTcpClient
+from wyoming.info import Describe, Info
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+
+from conftest import assert_well_formed, read_reply, rms
+from fake_google import FakeGoogle
+
+TEXT = "Good evening. The alarm is armed."
+
+
+async def describe(port: int) -> Info:
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Describe().event())
+        return Info.from_event(await client.read_event())
+
+
+async def speak(port: int, voice: str = "en/default"):
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Synthesize(text=TEXT, voice=SynthesizeVoice(name=voice)).event())
+        return await read_reply(client, streaming=False)
+
+
+async def test_auto_without_gpu_speaks_with_gtts(start_server):
+    google = FakeGoogle()
+    try:
+        server = start_server("--engine", "auto", env=google.proxy_env)
+        assert "Engine xtts unavailable: no GPU" in server.log()
+        info = await describe(server.port)
+        assert info.tts[0].description.startswith("Streaming TTS with Google")
+        assert "falling back to eSpeak NG" in info.tts[0].description
+        reply = await speak(server.port)
+        assert_well_formed(reply, streaming=False)
+        assert len(google.requests) == 2  # Google spoke both sentences
+    finally:
+        google.close()
+
+
+async def test_failing_xtts_load_is_reported_and_gtts_speaks(start_server, tmp_path):
+    google = FakeGoogle()
+    try:
+        server = start_server("--engine", "auto", "--device", "cpu", "--xtts-model", str(tmp_path / "none"),
+                              env=google.proxy_env)  # fmt: skip
+        assert "Engine xtts unavailable: XTTS model folder" in server.log()
+        assert_well_formed(await speak(server.port), streaming=False)
+        assert google.requests
+    finally:
+        google.close()
+
+
+async def test_google_down_falls_back_to_espeak_in_the_same_format(start_server):
+    google = FakeGoogle(mode="error")
+    try:
+        server = start_server("--engine", "gtts", env=google.proxy_env)
+        reply = await speak(server.port, "fr/default")
+        assert_well_formed(reply, streaming=False)  # one format: HA's stream stays valid
+        assert not reply.errors and rms(reply.samples) > 300
+        assert "gtts failed before speaking" in server.log()
+        assert "falling back to espeak" in server.log()
+        # Google is not asked again for a while: the next request goes straight to espeak.
+        asked = len(google.requests)
+        async with AsyncTcpClient("127.0.0.1", server.port) as client:
+            await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="de/default")).event())
+            await client.write_event(SynthesizeChunk(text="Hallo. Wie geht's?").event())
+            await client.write_event(SynthesizeStop().event())
+            streamed = await read_reply(client, streaming=True)
+        assert_well_formed(streamed, streaming=True)
+        assert len(google.requests) == asked
+    finally:
+        google.close()
+
+
+async def test_no_network_at_all_still_speaks(start_server):
+    # The default engine on a box with no GPU and no internet (all requests refused locally).
+    server = start_server()
+    reply = await speak(server.port)
+    assert_well_formed(reply, streaming=False)
+    assert rms(reply.samples) > 300
+
+
+def test_unknown_fallback_engine_is_a_start_error(start_server):
+    server = start_server("--fallback", "xtts,piper", ready=False)
+    assert server.process.wait(timeout=60) == 2
+    assert "--fallback names unknown engines: piper" in server.log()

@@ -1,0 +1,70 @@
+"""The engine fallback chain: a request goes to the next engine when one fails before speaking.
+
+Every engine's audio is converted to the connection's one format, so Home
+Assistant's stream stays valid whichever engine ends up speaking.
+"""
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from wyoming.audio import AudioChunk
+
+from .engine import Engine, EngineError
+
+_LOGGER = logging.getLogger(__name__)
+
+# After a failure an engine is skipped for a while, so that a missing internet
+# does not cost every request a timeout before the offline voice speaks.
+RETRY_AFTER_S = 30.0
+
+
+class FallbackEngine(Engine):
+    """Speaks with the first engine of the chain that works for this request."""
+
+    def __init__(self, chain: list[Engine], retry_after_s: float = RETRY_AFTER_S) -> None:
+        if not chain:
+            raise EngineError("No engine could be started")
+        self.chain = chain
+        primary = chain[0]
+        self.name = primary.name
+        others = ", ".join(engine.description for engine in chain[1:])
+        self.description = primary.description + (f", falling back to {others}" if others else "")
+        self.attribution = primary.attribution
+        self.languages = primary.languages
+        self.speakers = primary.speakers
+        self.retry_after_s = retry_after_s
+        self._failed_at: dict[str, float] = {}
+
+    async def start(self) -> None:
+        for engine in self.chain:
+            await engine.start()
+
+    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
+        candidates = [engine for engine in self.chain if self._available(engine)] or self.chain[-1:]
+        for position, engine in enumerate(candidates):
+            started = False
+            audio = engine.synthesize(text, language, speaker)
+            try:
+                async with contextlib.aclosing(audio):
+                    async for chunk in audio:
+                        started = True
+                        yield chunk
+                self._failed_at.pop(engine.name, None)
+                return
+            except Exception as err:
+                if started or position == len(candidates) - 1:
+                    raise  # audio already went out in this engine's voice: end with an error
+                self._failed_at[engine.name] = time.monotonic()
+                _LOGGER.warning(
+                    "%s failed before speaking (%s); falling back to %s", engine.name, err, candidates[position + 1].name
+                )
+
+    def _available(self, engine: Engine) -> bool:
+        failed_at = self._failed_at.get(engine.name)
+        return failed_at is None or time.monotonic() - failed_at > self.retry_after_s
+
+    async def close(self) -> None:
+        for engine in self.chain:
+            await engine.close()

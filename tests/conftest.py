@@ -68,7 +68,8 @@ class ServerProcess:
         raise AssertionError(f"server did not listen within {timeout} s:\n{self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> int:

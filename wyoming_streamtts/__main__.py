@@ -2,15 +2,18 @@
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
 from functools import partial
 from pathlib import Path
 
-from wyoming.server import AsyncServer
+from wyoming.server import AsyncServer, AsyncStdioServer
 
 from . import __version__
+from .discovery import Discovery, create_discovery, default_name
 from .engine import Engine, EngineError
 from .fallback import FallbackEngine
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
@@ -38,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--uri",
         default="tcp://0.0.0.0:10200",
         help="where to listen: tcp://HOST:PORT, unix://PATH or stdio:// (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--zeroconf",
+        nargs="?",
+        const=default_name(),
+        metavar="NAME",
+        help=f"announce the server to Home Assistant by zeroconf, as NAME (default: {default_name()})",
+    )
+    parser.add_argument(
+        "--zeroconf-host",
+        help="address to announce (default: the bound address, or this machine's LAN address "
+        "when bound to 0.0.0.0 or ::)",
     )
     parser.add_argument(
         "--voices-dir",
@@ -298,6 +313,7 @@ async def main(argv: list[str] | None = None) -> int:
     try:
         config = create_config(args)
         server = AsyncServer.from_uri(args.uri)
+        discovery = create_discovery(args.uri, args.zeroconf, args.zeroconf_host) if args.zeroconf else None
     except (EngineError, TranslationError, ValueError) as err:
         _LOGGER.error("Cannot start: %s", err)
         return 2
@@ -311,9 +327,12 @@ async def main(argv: list[str] | None = None) -> int:
     )
     await config.engine.start()
     info_event = config.info().event()
-    _LOGGER.info("Listening on %s (by %s)", args.uri, ATTRIBUTION.name)
+    handler_factory = partial(StreamTtsEventHandler, config, info_event)
     try:
-        await server.run(partial(StreamTtsEventHandler, config, info_event))
+        if isinstance(server, AsyncStdioServer):
+            await server.run(handler_factory)
+        else:
+            await serve(server, handler_factory, discovery, args.uri)
     except OSError as err:
         _LOGGER.error("Cannot listen on %s: %s", args.uri, err)
         return 2
@@ -322,6 +341,28 @@ async def main(argv: list[str] | None = None) -> int:
         if config.translator is not None:
             config.translator.close()
     return 0
+
+
+async def serve(server: AsyncServer, handler_factory, discovery: Discovery | None, uri: str) -> None:
+    """Listen, then announce; on SIGTERM or Ctrl-C withdraw the announcement and stop."""
+    await server.start(handler_factory)
+    _LOGGER.info("Listening on %s (by %s)", uri, ATTRIBUTION.name)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stopping.set)
+    if discovery is not None:
+        # Only now that connections are accepted: Home Assistant connects at once.
+        await discovery.register_server()
+        _LOGGER.info("Announced by zeroconf as %s at %s:%s", discovery.name, discovery.host, discovery.port)
+    try:
+        await stopping.wait()
+        _LOGGER.info("Stopping")
+    finally:
+        if discovery is not None:
+            await discovery.unregister_server()
+        await server.stop()
 
 
 def run() -> None:

@@ -1,0 +1,85 @@
+"""Zeroconf discovery with a real python-zeroconf browser, in a network namespace of our own."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ServerProcess, free_port
+
+PROBE = Path(__file__).resolve().parent / "zeroconf_probe.py"
+
+
+def make_netns(route_source: bool):
+    """A private network with only loopback, multicast on: mDNS stays inside it."""
+    name = f"streamtts-test-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    route = ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"] + (["src", "127.0.0.1"] if route_source else [])
+    try:
+        for command in (["ip", "link", "set", "lo", "up"], ["ip", "link", "set", "lo", "multicast", "on"], route):
+            subprocess.run(["ip", "netns", "exec", name, *command], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=True)
+
+
+@pytest.fixture
+def netns():
+    """The multicast route has a source address, as a LAN interface has."""
+    yield from make_netns(route_source=True)
+
+
+@pytest.fixture
+def netns_without_address():
+    yield from make_netns(route_source=False)
+
+
+@pytest.mark.parametrize(
+    ("bind", "extra", "announced"),
+    [("0.0.0.0", [], "127.0.0.1"), ("127.0.0.1", [], "127.0.0.1"),
+     ("0.0.0.0", ["--zeroconf-host", "127.0.0.2"], "127.0.0.2")],
+)  # fmt: skip
+def test_home_assistant_finds_the_server_and_sees_it_leave(netns, tmp_path, bind, extra, announced):
+    port = free_port()
+    server = ServerProcess(
+        ["--uri", f"tcp://{bind}:{port}", "--engine", "espeak", "--zeroconf", "kitchen-tts", *extra],
+        None,
+        tmp_path,
+        program=("ip", "netns", "exec", netns, sys.executable, "-m", "wyoming_streamtts"),
+    )
+    probe = subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, str(PROBE), "kitchen-tts", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        found = probe.stdout.readline()
+        assert found.startswith("FOUND "), (found, probe.stderr.read() if probe.poll() is not None else "", server.log())
+        seen = json.loads(found.removeprefix("FOUND "))
+        # Bound to 0.0.0.0, the announced address is a real one, never 0.0.0.0.
+        assert seen == {"address": announced, "port": port, "program": "streamtts"}
+        assert server.stop() == 0  # SIGTERM: a clean exit that says goodbye
+        assert probe.stdout.readline().strip() == "REMOVED"
+        assert "Zeroconf service kitchen-tts withdrawn" in server.log()
+    finally:
+        probe.kill()
+        server.stop()
+
+
+def test_zeroconf_needs_tcp(start_server, tmp_path):
+    server = start_server("--uri", f"unix://{tmp_path}/tts.sock", "--zeroconf", ready=False)
+    assert server.process.wait(timeout=60) == 2
+    assert "--zeroconf needs a tcp:// --uri" in server.log()
+
+
+def test_no_address_to_announce_is_a_start_error_not_0000(netns_without_address, tmp_path):
+    server = ServerProcess(
+        ["--uri", f"tcp://0.0.0.0:{free_port()}", "--engine", "espeak", "--zeroconf"],
+        None,
+        tmp_path,
+        program=("ip", "netns", "exec", netns_without_address, sys.executable, "-m", "wyoming_streamtts"),
+    )
+    assert server.process.wait(timeout=60) == 2
+    assert "no address to announce by zeroconf; pass --zeroconf-host" in server.log()

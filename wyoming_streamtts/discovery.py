@@ -1,0 +1,50 @@
+"""Zeroconf: Home Assistant finds the server as `_wyoming._tcp.local.`."""
+
+import logging
+import socket
+from urllib.parse import urlparse
+
+from wyoming.zeroconf import MDNS_TARGET_IP, HomeAssistantZeroconf
+
+_LOGGER = logging.getLogger(__name__)
+
+_ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
+
+
+class Discovery(HomeAssistantZeroconf):
+    """wyoming's Home Assistant announcement, plus the goodbye on shutdown."""
+
+    async def unregister_server(self) -> None:
+        await self._aiozc.async_unregister_all_services()
+        await self._aiozc.async_close()
+        _LOGGER.info("Zeroconf service %s withdrawn", self.name)
+
+
+def create_discovery(uri: str, name: str, host: str | None) -> Discovery:
+    """The announcement for a tcp:// URI (raises ValueError if it cannot be made)."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "tcp" or parsed.port is None:
+        raise ValueError("--zeroconf needs a tcp:// --uri")
+    if host is None:
+        host = parsed.hostname if parsed.hostname not in _ANY_ADDRESS else _mdns_source_address()
+    return Discovery(port=parsed.port, name=name, host=host)
+
+
+def _mdns_source_address() -> str:
+    """The address this machine sends to the mDNS group from (no packet is sent).
+
+    Announcing 0.0.0.0, as a server bound to it might, is useless to Home Assistant.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((MDNS_TARGET_IP, 5353))
+            address = probe.getsockname()[0]
+        except OSError as err:
+            raise ValueError(f"Cannot find this machine's address for zeroconf ({err}); pass --zeroconf-host") from err
+    if address in _ANY_ADDRESS:
+        raise ValueError("This machine has no address to announce by zeroconf; pass --zeroconf-host")
+    return address
+
+
+def default_name() -> str:
+    return f"streamtts-{socket.gethostname()}"

@@ -1,4 +1,4 @@
-"""`python -m bench [--quick]`: measure, print a table, write bench/results/*.json.
+"""`python -m bench [--quick]`: measure, print a table, write bench/results/*.json and a plot.
 
 Benchmarks print figures; no test asserts on them (the machines are noisy).
 """
@@ -6,15 +6,15 @@ Benchmarks print figures; no test asserts on them (the machines are noisy).
 import argparse
 import json
 import platform
-import statistics
 import time
 from pathlib import Path
 
 import torch
 
-from bench import translation, xtts
+from bench import plot, server, translation, xtts
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def machine() -> dict:
@@ -28,59 +28,78 @@ def machine() -> dict:
     }
 
 
+def engine_runs(quick: bool, runs: int) -> list[dict]:
+    """Client-side figures per engine: espeak, tiny XTTS, full-size XTTS (random weights)."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    configs = [("espeak", ["--engine", "espeak"], "en/default")]
+    models = [("xtts tiny", xtts.checkpoint(False, 48))]
+    if not quick:
+        models.append(("xtts full-size", xtts.checkpoint(True, 120)))
+    for label, folder in models:
+        args = ["--engine", "xtts", "--fallback", "none", "--xtts-model", str(folder), "--device", device]
+        configs.append((f"{label} ({device})", args, "en/Ana Florence"))
+    busy = 2 if quick else 4
+    return [server.server_figures(label, args, voice, runs, busy) for label, args, voice in configs]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="tiny model only, fewer runs")
+    parser.add_argument("--quick", action="store_true", help="small models only, few runs (a smoke run)")
     parser.add_argument("--runs", type=int, default=5, help="runs per figure; medians are reported")
-    parser.add_argument("--only", choices=("xtts", "translation"), help="run one part only")
     args = parser.parse_args()
     runs = 2 if args.quick else args.runs
     RESULTS.mkdir(exist_ok=True)
-    if args.only != "xtts" and not args.quick:
-        report_translation(translation.translation_figures(runs=max(5, args.runs)))
-    if args.only != "translation":
-        report_xtts(args.quick, runs)
 
-
-def report_translation(figures: dict) -> None:
-    (RESULTS / "translation.json").write_text(json.dumps({"machine": machine(), **figures}, indent=2))
-    print(f"NLLB-600M architecture, 12 tokens in, 16 out, {figures['threads']} threads, median:")
-    for name in ("transformers_fp32", "ctranslate2_int8"):
-        print(f"  {name:18} {figures[name]['median_s']:6.2f} s")
-    print(f"  CTranslate2 int8 is {figures['speedup']:.1f}x faster")
-
-
-def report_xtts(quick: bool, runs: int) -> None:
     tiny = xtts.checkpoint(full_size=False, max_audio_tokens=48)
-    engines = [xtts.engine_figures("xtts tiny (random weights)", tiny, runs, chunk_size=20)]
-    if not quick:
-        full = xtts.checkpoint(full_size=True, max_audio_tokens=120)
-        engines.append(xtts.engine_figures("xtts full-size (random weights)", full, max(2, runs // 2), 20))
-    vocoder = xtts.vocoder_cost(tiny, chunks=6 if quick else 12)
-    cache = xtts.latent_cache_figures(tiny, runs=runs)
-    results = {"machine": machine(), "xtts_engines": engines, "xtts_vocoder": vocoder, "latent_cache": cache}
-    (RESULTS / "xtts.json").write_text(json.dumps(results, indent=2))
+    results = {
+        "machine": machine(),
+        "quick": args.quick,
+        "engines": engine_runs(args.quick, runs),
+        "xtts_vocoder": xtts.vocoder_cost(tiny, chunks=4 if args.quick else 12),
+        "latent_cache": xtts.latent_cache_figures(tiny, runs=runs),
+    }
+    if not args.quick:
+        results["translation"] = translation.translation_figures(runs=max(5, runs))
+    name = "quick" if args.quick else "latest"
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2))
+    # A full run's plot is the one docs/performance.md shows.
+    picture = RESULTS / "quick.png" if args.quick else DOCS / "performance.png"
+    plot.save(results, picture)
+    print(report(results))
+    print(f"written: {RESULTS / f'{name}.json'}, {picture}")
 
-    print(f"machine: {results['machine']}")
-    print(f"{'model':36} {'device':6} {'first chunk':>12} {'RTF':>6} {'audio':>7}")
-    for row in engines:
-        print(
-            f"{row['model']:36} {row['device']:6} {row['first_chunk_s_median'] * 1000:9.0f} ms "
-            f"{row['rtf_median']:6.2f} {row['audio_s']:6.1f}s"
+
+def report(results: dict) -> str:
+    lines = [f"machine: {results['machine']}", ""]
+    lines.append("| engine | first chunk one-shot p50 / p95 | streaming p50 / p95 | engine's own | server overhead | RTF | describe under load p50 / max | peak RSS |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for row in results["engines"]:
+        one, stream, own, described = (row["first_chunk_one_shot_s"], row["first_chunk_streaming_s"],
+                                       row["engine_first_chunk_s"], row["describe_under_load_s"])  # fmt: skip
+        lines.append(
+            f"| {row['engine']} | {one['p50'] * 1000:.0f} / {one['p95'] * 1000:.0f} ms "
+            f"| {stream['p50'] * 1000:.0f} / {stream['p95'] * 1000:.0f} ms | {own['p50'] * 1000:.0f} ms "
+            f"| {row['server_overhead_ms']:.1f} ms | {row['rtf']:.2f} "
+            f"| {described['p50'] * 1000:.1f} / {described['max'] * 1000:.1f} ms ({described['busy_syntheses']} busy) "
+            f"| {row['peak_rss_mb']:.0f} MB |"
         )
-    print("vocoder seconds per chunk by position (stock inference_stream vs windowed):")
-    for index, (stock, ours) in enumerate(zip(vocoder["stock_s"], vocoder["windowed_s"]), 1):
-        print(f"  chunk {index:2}: stock {stock:6.3f}  windowed {ours:6.3f}")
-    print(
-        f"windowed/stock total: {sum(vocoder['windowed_s']) / sum(vocoder['stock_s']):.2f}; "
-        f"last/first chunk: stock {vocoder['stock_s'][-1] / vocoder['stock_s'][0]:.1f}x, "
-        f"windowed {statistics.median(vocoder['windowed_s'][-3:]) / vocoder['windowed_s'][0]:.1f}x"
+    vocoder = results["xtts_vocoder"]
+    lines += ["", "Vocoder seconds per chunk by position (coqui's stock re-decode vs windowed):"]
+    for index, (stock, ours) in enumerate(zip(vocoder["stock_s"], vocoder["windowed_s"], strict=True), 1):
+        lines.append(f"  chunk {index:2}: stock {stock:6.3f}  windowed {ours:6.3f}")
+    cache = results["latent_cache"]
+    lines.append(
+        f"Latent cache (10 s reference, tiny model): cold {cache['cold_compute_s'] * 1000:.0f} ms, "
+        f"warm memory {cache['warm_memory_s'] * 1000:.2f} ms, warm disk {cache['warm_disk_s'] * 1000:.1f} ms"
     )
-    print(
-        f"latent cache: cold {cache['cold_compute_s'] * 1000:.0f} ms, warm memory "
-        f"{cache['warm_memory_s'] * 1000:.2f} ms, warm disk {cache['warm_disk_s'] * 1000:.1f} ms"
-    )
-    print(f"written: {RESULTS / 'xtts.json'}")
+    if "translation" in results:
+        figures = results["translation"]
+        lines.append(
+            f"NLLB-600M architecture, 12 tokens in, 16 out, {figures['threads']} threads: transformers fp32 "
+            f"{figures['transformers_fp32']['median_s']:.2f} s, CTranslate2 int8 "
+            f"{figures['ctranslate2_int8']['median_s']:.2f} s ({figures['speedup']:.1f}x)"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,14 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
 from wyoming.event import Event
-from wyoming.tts import SynthesizeStopped
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeStopped,
+    SynthesizeVoice,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -142,6 +149,19 @@ async def read_reply(client: AsyncTcpClient, streaming: bool, timeout: float = 6
         reply.events.append(event)
         if end.is_type(event.type):
             return reply
+
+
+async def stream_request(port: int, text: str, voice: str | None, piece: int, timeout: float = 60.0) -> Reply:
+    """A streaming request as Home Assistant makes it: the text cut every `piece`
+    characters, then the whole text again for old servers, then the stop."""
+    synthesize_voice = SynthesizeVoice(name=voice) if voice else None
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(SynthesizeStart(voice=synthesize_voice).event())
+        for start in range(0, len(text), piece):
+            await client.write_event(SynthesizeChunk(text=text[start : start + piece]).event())
+        await client.write_event(Synthesize(text=text, voice=synthesize_voice).event())
+        await client.write_event(SynthesizeStop().event())
+        return await read_reply(client, streaming=True, timeout=timeout)
 
 
 def assert_well_formed(reply: Reply, streaming: bool) -> None:

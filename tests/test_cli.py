@@ -5,10 +5,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO, ServerProcess, assert_well_formed, read_reply, rms
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize
 
-from conftest import REPO, ServerProcess, assert_well_formed, read_reply, rms
 from wyoming_streamtts import __version__
 
 

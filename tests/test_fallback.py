@@ -1,11 +1,16 @@
 """The engine chain through the real server: XTTS missing -> gTTS -> espeak-ng."""
 
-from wyoming.client import AsyncTcpClient
-from wyoming.info import Describe, Info
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
-
 from conftest import assert_well_formed, read_reply, rms
 from fake_google import FakeGoogle
+from wyoming.client import AsyncTcpClient
+from wyoming.info import Describe, Info
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeVoice,
+)
 
 TEXT = "Good evening. The alarm is armed."
 

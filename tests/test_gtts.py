@@ -3,12 +3,14 @@
 import asyncio
 
 import pytest
+from conftest import assert_well_formed, free_port, read_reply, rms, stream_request
+from fake_google import FakeGoogle
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
-
-from conftest import assert_well_formed, free_port, read_reply, rms
-from fake_google import FakeGoogle
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeVoice,
+)
 
 TEXT = "Good morning. The weather today is sunny with a light breeze from the west."
 
@@ -48,12 +50,7 @@ async def test_chinese_voice_uses_googles_code(start_server, google):
 
 async def test_streaming_input_through_gtts(start_server, google):
     server = start_server("--engine", "gtts", env=google.proxy_env)
-    async with AsyncTcpClient("127.0.0.1", server.port) as client:
-        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="en/default")).event())
-        for start in range(0, len(TEXT), 5):
-            await client.write_event(SynthesizeChunk(text=TEXT[start : start + 5]).event())
-        await client.write_event(SynthesizeStop().event())
-        reply = await read_reply(client, streaming=True)
+    reply = await stream_request(server.port, TEXT, "en/default", piece=5)
     assert_well_formed(reply, streaming=True)
     assert len(google.requests) == 2
 

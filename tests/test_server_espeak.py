@@ -3,12 +3,17 @@
 import asyncio
 
 import pytest
+from conftest import assert_well_formed, read_reply, rms, stream_request, write_wav
 from wyoming.audio import AudioChunk
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
-
-from conftest import assert_well_formed, read_reply, rms, write_wav
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeVoice,
+)
 
 SENTENCES = [
     "The kitchen lights are now on.",
@@ -80,14 +85,8 @@ async def test_longer_text_gives_longer_audio(server):
 
 
 async def test_streaming_deltas_cut_mid_word_speak_every_sentence(server):
-    async with AsyncTcpClient("127.0.0.1", server.port) as client:
-        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="en/ana")).event())
-        for start in range(0, len(TEXT), 7):
-            await client.write_event(SynthesizeChunk(text=TEXT[start : start + 7]).event())
-        # Home Assistant repeats the whole text for old servers; it must not be spoken twice.
-        await client.write_event(Synthesize(text=TEXT, voice=SynthesizeVoice(name="en/ana")).event())
-        await client.write_event(SynthesizeStop().event())
-        reply = await read_reply(client, streaming=True)
+    # Home Assistant repeats the whole text for old servers; it must not be spoken twice.
+    reply = await stream_request(server.port, TEXT, "en/ana", piece=7)
     assert_well_formed(reply, streaming=True)
     one = await one_shot(server.port, TEXT, "en/ana")
     # Same sentences, same engine: the same amount of audio (not twice as much).

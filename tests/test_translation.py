@@ -3,12 +3,19 @@
 import re
 
 import pytest
+from conftest import assert_well_formed, read_reply, stream_request
 from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
 from wyoming.client import AsyncTcpClient
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeVoice,
+)
 
-from conftest import assert_well_formed, read_reply
-from wyoming_streamtts.languages import LANGUAGES, UnknownLanguageError, normalize_language
+from wyoming_streamtts.languages import (
+    LANGUAGES,
+    UnknownLanguageError,
+    normalize_language,
+)
 
 ENGLISH = "Hello everyone, the kitchen lights are on now."
 
@@ -111,12 +118,7 @@ async def test_translation_of_the_next_sentence_overlaps_speech(start_server, ti
         "--nllb-model", str(tiny_nllb), "--debug",
     )  # fmt: skip
     text = "The first sentence is here. The second one follows. And a third."
-    async with AsyncTcpClient("127.0.0.1", server.port) as client:
-        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="fr/Ana Florence")).event())
-        for start in range(0, len(text), 6):
-            await client.write_event(SynthesizeChunk(text=text[start : start + 6]).event())
-        await client.write_event(SynthesizeStop().event())
-        reply = await read_reply(client, streaming=True, timeout=300)
+    reply = await stream_request(server.port, text, "fr/Ana Florence", piece=6, timeout=300)
     assert_well_formed(reply, streaming=True)
     log = server.log()
     # Sentence 2 was translated while sentence 1 was being spoken, and so on.

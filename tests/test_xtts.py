@@ -11,11 +11,19 @@ import re
 import shutil
 
 import pytest
+from conftest import (
+    assert_well_formed,
+    free_port,
+    read_reply,
+    stream_request,
+    write_wav,
+)
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
-
-from conftest import assert_well_formed, free_port, read_reply, write_wav
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeVoice,
+)
 
 CHUNK = "4"  # GPT tokens per chunk: many small chunks from the tiny model
 
@@ -92,12 +100,7 @@ async def test_synthesize_streams_chunks_before_generation_ends(xtts_server):
 async def test_studio_speaker_and_streaming_input(xtts_server):
     server = xtts_server()
     text = "Guten Tag. Wie geht es dir?"
-    async with AsyncTcpClient("127.0.0.1", server.port) as client:
-        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="de/Ana Florence")).event())
-        for start in range(0, len(text), 4):
-            await client.write_event(SynthesizeChunk(text=text[start : start + 4]).event())
-        await client.write_event(SynthesizeStop().event())
-        reply = await read_reply(client, streaming=True, timeout=300)
+    reply = await stream_request(server.port, text, "de/Ana Florence", piece=4, timeout=300)
     assert_well_formed(reply, streaming=True)
     assert reply.seconds > 0.5
 

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ServerProcess, free_port
 
 PROBE = Path(__file__).resolve().parent / "zeroconf_probe.py"

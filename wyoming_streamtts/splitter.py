@@ -92,10 +92,9 @@ class SentenceSplitter:
                 # The next delta may still bring "5" after "3." or a closing quote.
                 return end if final else None
             if buffer[end].isspace():
-                marks = match.group()
-                if marks[0] == "." and marks.rstrip(_CLOSERS) == ".":
-                    if _is_abbreviation(buffer[: match.start()]):
-                        continue
+                single_period = match.group().rstrip(_CLOSERS) == "."
+                if single_period and _is_abbreviation(buffer[: match.start()]):
+                    continue
                 return end
             if match.group()[0] in "。！？":
                 # CJK text runs on without a space after the full stop.

@@ -54,6 +54,7 @@ class Synthesis:
         self._samples = 0
         self._begun = time.monotonic()
         self._first_chunk_s: float | None = None
+        self._engine_first_s: float | None = None  # the engine's own share of the above
         self._task = asyncio.create_task(self._run(), name=f"synthesis {voice.name}")
 
     def add(self, sentence: str) -> None:
@@ -140,9 +141,12 @@ class Synthesis:
             await ready.put(err if isinstance(err, TranslationError) else TranslationError(f"Translation failed: {err}"))
 
     async def _speak(self, sentence: str) -> None:
+        began = time.monotonic()
         audio = self.engine.synthesize(sentence, self.voice.language, self.voice.speaker)
         async with contextlib.aclosing(audio):
             async for chunk in audio:
+                if self._engine_first_s is None:
+                    self._engine_first_s = time.monotonic() - began
                 for framed in self._framer.add(chunk):
                     await self._send_audio(framed)
 
@@ -167,13 +171,16 @@ class Synthesis:
                 await self._write_event(AudioStop().event())
 
     def _log_done(self) -> None:
-        first = "-" if self._first_chunk_s is None else f"{self._first_chunk_s * 1000:.0f} ms"
+        def ms(seconds: float | None) -> str:
+            return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
+
         _LOGGER.info(
-            "Spoke voice=%s engine=%s chars=%d first_chunk=%s audio=%.2f s wall=%.2f s",
+            "Spoke voice=%s engine=%s chars=%d first_chunk=%s engine_first=%s audio=%.2f s wall=%.2f s",
             self.voice.name,
             self.engine.name,
             self._chars,
-            first,
+            ms(self._first_chunk_s),
+            ms(self._engine_first_s),
             self._samples / RATE,
             time.monotonic() - self._begun,
         )

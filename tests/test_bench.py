@@ -1,0 +1,22 @@
+"""The benchmark runs and writes well-formed results (its figures are never asserted)."""
+
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_quick_bench_writes_results():
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=REPO, capture_output=True,
+                            text=True, timeout=900)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((REPO / "bench" / "results" / "quick.json").read_text())
+    assert [row["engine"] for row in results["engines"]] == ["espeak", "xtts tiny (cpu)"]
+    for row in results["engines"]:
+        for key in ("first_chunk_one_shot_s", "first_chunk_streaming_s", "engine_first_chunk_s", "describe_under_load_s"):
+            assert row[key]["n"] >= 2 and 0 < row[key]["p50"] <= row[key]["max"]
+        assert row["rtf"] > 0 and row["peak_rss_mb"] > 10
+    assert len(results["xtts_vocoder"]["stock_s"]) == len(results["xtts_vocoder"]["windowed_s"]) == 4
+    assert (REPO / "bench" / "results" / "quick.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| espeak |" in result.stdout

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from bench import plot, server, translation, xtts
+from fake_google import FakeGoogle  # tests/ is on the path (bench.xtts puts it there)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -31,15 +32,22 @@ def machine() -> dict:
 def engine_runs(quick: bool, runs: int) -> list[dict]:
     """Client-side figures per engine: espeak, tiny XTTS, full-size XTTS (random weights)."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    configs = [("espeak", ["--engine", "espeak"], "en/default")]
+    google = FakeGoogle()  # gTTS against the local fake of Google (MP3 encoding included)
+    configs = [
+        ("espeak", ["--engine", "espeak"], "en/default", None),
+        ("gtts (local fake Google)", ["--engine", "gtts", "--fallback", "none"], "en/default", google.proxy_env),
+    ]
     models = [("xtts tiny", xtts.checkpoint(False, 48))]
     if not quick:
         models.append(("xtts full-size", xtts.checkpoint(True, 120)))
     for label, folder in models:
         args = ["--engine", "xtts", "--fallback", "none", "--xtts-model", str(folder), "--device", device]
-        configs.append((f"{label} ({device})", args, "en/Ana Florence"))
+        configs.append((f"{label} ({device})", args, "en/Ana Florence", None))
     busy = 2 if quick else 4
-    return [server.server_figures(label, args, voice, runs, busy) for label, args, voice in configs]
+    try:
+        return [server.server_figures(label, args, voice, runs, busy, env) for label, args, voice, env in configs]
+    finally:
+        google.close()
 
 
 def main() -> None:

@@ -99,11 +99,13 @@ def engine_first_chunks(log: str) -> list[float]:
     return [float(ms) / 1000 for ms in re.findall(r"engine_first=([\d.]+) ms", log)]
 
 
-def server_figures(label: str, args: list[str], voice: str, runs: int, busy: int) -> dict:
+def server_figures(
+    label: str, args: list[str], voice: str, runs: int, busy: int, env: dict[str, str] | None = None
+) -> dict:
     """Every client-side figure for one engine configuration."""
     work = CACHE / "server"
     work.mkdir(parents=True, exist_ok=True)
-    server = ServerProcess(args, None, work).wait_ready(timeout=300)
+    server = ServerProcess(args, env, work).wait_ready(timeout=300)
     try:
 
         async def measure() -> dict:

@@ -63,6 +63,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
         self._info_event = info_event
         self._synthesis: Synthesis | None = None
         self._splitter: SentenceSplitter | None = None  # set while a streaming request is open
+        self._watcher: asyncio.Task | None = None  # closes the connection after a failed one-shot
 
     async def handle_event(self, event: Event) -> bool:
         if Describe.is_type(event.type):
@@ -86,18 +87,17 @@ class StreamTtsEventHandler(AsyncEventHandler):
 
     async def _one_shot(self, request: Synthesize) -> bool:
         await self._cancel_running()
-        synthesis = await self._begin(request.voice, streaming=False)
-        if synthesis is None:
-            return False
         sentences = split_sentences(request.text, self.config.max_sentence_chars)
         if not sentences:
-            await synthesis.cancel()
             await self._error("Nothing to say: the text is empty", "empty-text")
+            return False
+        synthesis = await self._begin(request.voice, streaming=False)
+        if synthesis is None:
             return False
         for sentence in sentences:
             synthesis.add(sentence)
         synthesis.finish()
-        asyncio.create_task(self._close_if_failed(synthesis))
+        self._watcher = asyncio.create_task(self._close_if_failed(synthesis))
         return True
 
     async def _stream_start(self, voice: SynthesizeVoice | None) -> bool:
@@ -107,7 +107,8 @@ class StreamTtsEventHandler(AsyncEventHandler):
         await self._cancel_running()
         self._splitter = SentenceSplitter(self.config.max_sentence_chars)
         if await self._begin(voice, streaming=True) is None:
-            await self._stream_failed_early()
+            # The stream ends here; its chunks are ignored until synthesize-stop.
+            await self.write_event(SynthesizeStopped().event())
         return True
 
     async def _stream_chunk(self, text: str) -> bool:
@@ -149,10 +150,6 @@ class StreamTtsEventHandler(AsyncEventHandler):
             self.config.translator,
         )
         return self._synthesis
-
-    async def _stream_failed_early(self) -> None:
-        """End a stream that never started; its chunks are ignored until synthesize-stop."""
-        await self.write_event(SynthesizeStopped().event())
 
     async def _close_if_failed(self, synthesis: Synthesis) -> None:
         # After a failed one-shot request the connection is closed, so Home

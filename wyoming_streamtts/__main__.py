@@ -100,6 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="longer sentences are cut at a comma or space before synthesis (default: %(default)s)",
     )
     parser.add_argument(
+        "--max-text-chars",
+        type=int,
+        default=20000,
+        help="longest text one request may carry; longer gets a text-too-long error (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--write-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a client may stop reading before it is dropped (default: %(default)s)",
+    )
+    parser.add_argument(
         "--no-streaming",
         action="store_true",
         help="do not advertise or accept streaming text input (synthesize-start/chunk/stop)",
@@ -286,6 +298,8 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         raise ValueError("--samples-per-chunk must be at least 1")
     if args.max_sentence_chars < 20:
         raise ValueError("--max-sentence-chars must be at least 20")
+    if args.max_text_chars < 1 or args.write_timeout <= 0:
+        raise ValueError("--max-text-chars and --write-timeout must be positive")
     if args.stream_chunk_size < 1:
         raise ValueError("--stream-chunk-size must be at least 1")
     if args.source_language != "auto":
@@ -304,6 +318,8 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         samples_per_chunk=args.samples_per_chunk,
         streaming=not args.no_streaming,
         max_sentence_chars=args.max_sentence_chars,
+        max_text_chars=args.max_text_chars,
+        write_timeout_s=args.write_timeout,
     )
 
 

@@ -38,6 +38,8 @@ class ServerConfig:
     samples_per_chunk: int = 1024
     streaming: bool = True
     max_sentence_chars: int = 250
+    max_text_chars: int = 20000
+    write_timeout_s: float = 30.0
     translator: Translator | None = None
 
     def info(self) -> Info:
@@ -64,8 +66,24 @@ class StreamTtsEventHandler(AsyncEventHandler):
         self._synthesis: Synthesis | None = None
         self._splitter: SentenceSplitter | None = None  # set while a streaming request is open
         self._watcher: asyncio.Task | None = None  # closes the connection after a failed one-shot
+        self._stream_chars = 0
+
+    async def write_event(self, event: Event) -> None:
+        """Write, or drop a client that has stopped reading (its server memory stays bounded)."""
+        try:
+            await asyncio.wait_for(super().write_event(event), self.config.write_timeout_s)
+        except TimeoutError:
+            _LOGGER.warning("Client stopped reading for %.0f s; dropping it", self.config.write_timeout_s)
+            self.writer.transport.abort()
+            raise ConnectionResetError("client stopped reading") from None
 
     async def handle_event(self, event: Event) -> bool:
+        try:
+            return await self._handle(event)
+        except ConnectionError:
+            return False  # the client is gone
+
+    async def _handle(self, event: Event) -> bool:
         if Describe.is_type(event.type):
             await self.write_event(self._info_event)
             return True
@@ -87,6 +105,9 @@ class StreamTtsEventHandler(AsyncEventHandler):
 
     async def _one_shot(self, request: Synthesize) -> bool:
         await self._cancel_running()
+        if len(request.text) > self.config.max_text_chars:
+            await self._too_long(len(request.text))
+            return False
         sentences = split_sentences(request.text, self.config.max_sentence_chars)
         if not sentences:
             await self._error("Nothing to say: the text is empty", "empty-text")
@@ -106,6 +127,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
             return True
         await self._cancel_running()
         self._splitter = SentenceSplitter(self.config.max_sentence_chars)
+        self._stream_chars = 0
         if await self._begin(voice, streaming=True) is None:
             # The stream ends here; its chunks are ignored until synthesize-stop.
             await self.write_event(SynthesizeStopped().event())
@@ -114,6 +136,14 @@ class StreamTtsEventHandler(AsyncEventHandler):
     async def _stream_chunk(self, text: str) -> bool:
         if self._splitter is None:
             await self._error("synthesize-chunk without synthesize-start", "no-stream")
+            return True
+        if self._stream_chars > self.config.max_text_chars:
+            return True  # already refused: the rest of this stream is dropped unread
+        self._stream_chars += len(text)
+        if self._stream_chars > self.config.max_text_chars:
+            await self._cancel_running()
+            await self._too_long(self._stream_chars)
+            await self.write_event(SynthesizeStopped().event())
             return True
         for sentence in self._splitter.feed(text):
             self._add(sentence)
@@ -163,6 +193,12 @@ class StreamTtsEventHandler(AsyncEventHandler):
             _LOGGER.debug("New request on the connection: cancelling the running one")
             await self._synthesis.cancel()
         self._synthesis = None
+
+    async def _too_long(self, chars: int) -> None:
+        await self._error(
+            f"The text is too long: {chars} characters, at most {self.config.max_text_chars} (--max-text-chars)",
+            "text-too-long",
+        )
 
     async def _error(self, text: str, code: str) -> None:
         _LOGGER.warning("Request refused (%s): %s", code, text)

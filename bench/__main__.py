@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import torch
+from fake_google import FakeGoogle  # tests/ is on the path (bench.xtts puts it there)
 
 from bench import plot, server, translation, xtts
-from fake_google import FakeGoogle  # tests/ is on the path (bench.xtts puts it there)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOCS = Path(__file__).resolve().parent.parent / "docs"

@@ -11,13 +11,19 @@ import statistics
 import time
 from pathlib import Path
 
+from conftest import ServerProcess  # tests/ is on the path (bench.xtts puts it there)
 from wyoming.audio import AudioChunk, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeVoice,
+)
 
 from bench.xtts import CACHE
-from conftest import ServerProcess  # tests/ is on the path (bench.xtts puts it there)
 
 SENTENCE = "The kitchen lights are on and the front door is locked."
 LONG_TEXT = " ".join([SENTENCE] * 40)

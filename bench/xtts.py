@@ -1,4 +1,4 @@
-"""XTTS figures: first chunk, real-time factor, vocoder cost per chunk, latent cache.
+"""XTTS figures: vocoder cost per chunk and the latent cache (client-side figures: bench/server.py).
 
 Random-weight checkpoints of the real architecture (tiny, and full size) are
 built into a cache folder and loaded through the product's XttsEngine.
@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from conftest import write_wav  # noqa: E402
 from tiny_xtts import build_tiny_xtts  # noqa: E402
 
-SENTENCE = "The kitchen lights are on and the front door is locked."
 CACHE = Path(tempfile.gettempdir()) / "wyoming-streamtts-bench"
 
 
@@ -31,41 +30,6 @@ def checkpoint(full_size: bool, max_audio_tokens: int) -> Path:
     if not (folder / "model.pth").is_file():
         build_tiny_xtts(folder, full_size=full_size, max_audio_tokens=max_audio_tokens)
     return folder
-
-
-async def _speak(engine: XttsEngine, speaker: str) -> tuple[float, float, float]:
-    """(first chunk s, wall s, audio s) for one sentence."""
-    began = time.perf_counter()
-    first = None
-    samples = 0
-    async for chunk in engine.synthesize(SENTENCE, "en", speaker):
-        first = first if first is not None else time.perf_counter() - began
-        samples += chunk.samples
-    return first or 0.0, time.perf_counter() - began, samples / 24000
-
-
-def engine_figures(label: str, folder: Path, runs: int, chunk_size: int) -> dict:
-    async def run() -> dict:
-        voice_dir = CACHE / "voices"
-        reference = write_wav(voice_dir / "bench.wav", 10.0)
-        engine = XttsEngine(folder, "cuda" if torch.cuda.is_available() else "cpu",
-                            [Speaker("bench", (reference,))], None, stream_chunk_size=chunk_size)  # fmt: skip
-        await engine.latents.get(Speaker("bench", (reference,)))
-        results = [await _speak(engine, "bench") for _ in range(runs)]
-        await engine.close()
-        firsts = [r[0] for r in results]
-        rtfs = [r[1] / r[2] for r in results]
-        return {
-            "model": label,
-            "device": engine.device,
-            "stream_chunk_size": chunk_size,
-            "runs": runs,
-            "first_chunk_s_median": statistics.median(firsts),
-            "rtf_median": statistics.median(rtfs),
-            "audio_s": results[0][2],
-        }
-
-    return asyncio.run(run())
 
 
 @torch.inference_mode()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import torch
-from fake_google import FakeGoogle  # tests/ is on the path (bench.xtts puts it there)
+from fake_google import FakeGoogle  # tests/ is on the path (bench/__init__.py)
 
 from bench import plot, server, translation, xtts
 

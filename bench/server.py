@@ -11,7 +11,7 @@ import statistics
 import time
 from pathlib import Path
 
-from conftest import ServerProcess  # tests/ is on the path (bench.xtts puts it there)
+from conftest import ServerProcess  # tests/ is on the path (bench/__init__.py)
 from wyoming.audio import AudioChunk, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe

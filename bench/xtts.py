@@ -6,21 +6,18 @@ built into a cache folder and loaded through the product's XttsEngine.
 
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from conftest import write_wav
+from tiny_xtts import build_tiny_xtts
 
 from wyoming_streamtts.latents import LatentCache
 from wyoming_streamtts.voices import Speaker
 from wyoming_streamtts.xtts_engine import XttsEngine
 from wyoming_streamtts.xtts_stream import WindowedVocoder
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import write_wav  # noqa: E402
-from tiny_xtts import build_tiny_xtts  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "wyoming-streamtts-bench"
 

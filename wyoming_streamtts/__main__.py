@@ -19,6 +19,7 @@ from .fallback import FallbackEngine
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
 from .languages import LANGUAGES, normalize_language
 from .splitter import DEFAULT_MAX_CHARS
+from .translation import DEFAULT_MODEL as DEFAULT_NLLB_MODEL
 from .translation import TranslationError, Translator
 from .voices import Speaker, VoiceCatalog, find_speakers
 
@@ -148,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     translation.add_argument(
         "--nllb-model",
-        default="facebook/nllb-200-distilled-600M",
+        default=DEFAULT_NLLB_MODEL,
         help="NLLB folder (transformers, or converted for ctranslate2) or a model id to "
         "--download (default: %(default)s)",
     )

@@ -21,7 +21,6 @@ from .xtts_stream import stream_sentence
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "tts_models/multilingual/multi-dataset/xtts_v2"
 MODEL_FILES = ("config.json", "model.pth", "vocab.json")
 LICENSE_URL = "https://coqui.ai/cpml"
 SAMPLE_RATE = 24000

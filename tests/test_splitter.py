@@ -28,6 +28,8 @@ def feed_in_pieces(text: str, size: int, max_chars: int = 250) -> list[str]:
         ("你好。今天天气很好！你呢？", ["你好。", "今天天气很好！", "你呢？"]),
         ("「行こう。」と彼は言った。", ["「行こう。」", "と彼は言った。"]),
         ("no final punctuation here", ["no final punctuation here"]),
+        ("Lig\x07hts\x00 on.\x1b\x7f Done.\x00", ["Lights on.", "Done."]),
+        ("\x00\x01\x02.", []),
         ("First line\nSecond line\n\n- a list item", ["First line", "Second line", "- a list item"]),
         ("  spaced   out\ttext.  ", ["spaced out text."]),
         ("...", []),

@@ -14,6 +14,9 @@ _CANDIDATE = re.compile(rf"[.!?…]+[{_CLOSERS}]*|[。！？]+[{_CLOSERS}]*|\n")
 # Where an over-long sentence may be cut: after clause punctuation, else at a space.
 _CLAUSE_CUT = re.compile(r"[,;:，、；：]\s")
 _SPACES = re.compile(r"\s+")
+# Control characters that are not white space (NUL, BEL, ESC...): nothing to say, and NUL
+# would even cut espeak's text short.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 # Words that end with a period without ending the sentence.
 _ABBREVIATIONS = frozenset(
@@ -52,7 +55,7 @@ class SentenceSplitter:
 
     def feed(self, text: str) -> list[str]:
         """Add a delta; return the sentences it completed."""
-        self._buffer += text
+        self._buffer += _CONTROL.sub("", text)
         return self._take(final=False)
 
     def flush(self) -> list[str]:

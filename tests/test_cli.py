@@ -34,6 +34,10 @@ def test_help_explains_every_flag():
         "--max-sentence-chars",
         "--max-text-chars",
         "--write-timeout",
+        "--max-event-bytes",
+        "--read-timeout",
+        "--max-connections",
+        "--shutdown-grace",
         "--fallback",
         "--zeroconf",
         "--zeroconf-host",
@@ -70,6 +74,8 @@ def test_version():
         (["--samples-per-chunk", "0"], "--samples-per-chunk must be at least 1"),
         (["--uri", "http://localhost:1"], "Only 'stdio://', 'unix://', or 'tcp://'"),
         (["--engine", "nonsense"], "invalid choice"),
+        (["--max-event-bytes", "100"], "--max-event-bytes must be at least 1024"),
+        (["--max-connections", "0"], "--max-connections"),
     ],
 )
 def test_bad_settings_fail_at_start_with_a_clear_message(args, message):

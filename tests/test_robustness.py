@@ -4,12 +4,22 @@ import asyncio
 import socket
 from pathlib import Path
 
+import pytest
+from bad_input import BAD_EVENTS, header, send_raw
+from conftest import ServerProcess, assert_well_formed, read_reply
 from wyoming.client import AsyncTcpClient
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart
-
-from conftest import assert_well_formed, read_reply
+from wyoming.info import Describe, Info
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
 SENTENCE = "The quick brown fox jumps over the lazy dog. "
+HANG_S = 5.0  # an answer later than this is a hang (HA itself waits 1 s for describe)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    process = ServerProcess(["--engine", "espeak", "--read-timeout", "0.5"], None, tmp_path_factory.mktemp("srv"))
+    yield process.wait_ready()
+    process.stop()
 
 
 def rss_mb(pid: int) -> float:
@@ -19,16 +29,124 @@ def rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
+async def one_shot(port: int, text: str, voice: str | None = None):
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None).event())
+        return await read_reply(client, streaming=False, timeout=HANG_S)
+
+
+async def assert_still_serving(port: int) -> None:
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Describe().event())
+        assert Info.is_type((await asyncio.wait_for(client.read_event(), HANG_S)).type)
+    assert_well_formed(await one_shot(port, "Still here."), streaming=False)
+
+
+@pytest.mark.parametrize("name", BAD_EVENTS)
+async def test_bad_event_gets_an_error_then_a_close(server, name):
+    raw, code = BAD_EVENTS[name]
+    reply = await asyncio.to_thread(send_raw, server.port, raw, HANG_S)
+    assert reply.closed, f"no close within {HANG_S} s"
+    assert reply.codes == [code]
+    assert [e.type for e in reply.events] == ["error"]
+    await assert_still_serving(server.port)
+    assert "Traceback" not in server.log()
+
+
+async def test_header_line_over_the_limit_is_refused_without_reading_it_all(start_server):
+    server = start_server("--engine", "espeak", "--max-event-bytes", "4096")
+    before = rss_mb(server.process.pid)
+    endless = b'{"type": "synthesize", "data": {"text": "' + b"a" * 50_000_000  # 50 MB, no end of line
+    reply = await asyncio.to_thread(send_raw, server.port, endless, HANG_S)
+    assert reply.closed
+    assert reply.codes == ["event-too-large"]
+    assert "limit of 4096 bytes" in reply.events[0].data["text"]
+    assert rss_mb(server.process.pid) - before < 20
+    await assert_still_serving(server.port)
+
+
+async def test_an_event_left_unfinished_times_out(server):
+    # The header promises 1000 bytes of data; 10 come and the client waits.
+    raw = header({"type": "synthesize"}, data_length=1000) + b'{"text": "'
+    reply = await asyncio.to_thread(send_raw, server.port, raw, HANG_S)
+    assert reply.closed and reply.codes == ["read-timeout"]
+    assert "not completed within 0.5 s" in reply.events[0].data["text"]
+
+
+async def test_an_event_cut_off_by_the_client_closing_is_a_clean_close(server):
+    raw = header({"type": "synthesize"}, data_length=1000) + b'{"text": "'
+    reply = await asyncio.to_thread(send_raw, server.port, raw, HANG_S, half_close=True)
+    assert reply.closed
+    assert "audio-chunk" not in [e.type for e in reply.events]
+    await assert_still_serving(server.port)
+
+
+async def test_unknown_event_types_are_ignored(server):
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        writer = client._writer  # noqa: SLF001 - raw bytes, as a newer client would send them
+        writer.write(header({"type": "future-feature", "data": {"x": 1}}, payload=b"\x00\x01"))
+        writer.write(header({"type": "ping"}))
+        await client.write_event(Describe().event())
+        event = await asyncio.wait_for(client.read_event(), HANG_S)
+    assert Info.is_type(event.type)  # the first answer is the describe's: nothing else was said
+
+
+async def test_control_characters_are_not_spoken(server):
+    clean = await one_shot(server.port, "Turn the lights on. Then off.")
+    noisy = await one_shot(server.port, "Turn\x00 the lig\x07hts on.\x1b Then\x0b of\x7ff.\x00")
+    assert_well_formed(noisy, streaming=False)
+    # NUL would have cut espeak short; the others would be read out or cut words.
+    assert noisy.seconds == pytest.approx(clean.seconds, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("voice", "message"),
+    [("tlh/default", "Language 'tlh' is not supported"), ("en/nobody", "not found")],
+)
+async def test_unsupported_language_or_speaker_gets_an_error(server, voice, message):
+    reply = await one_shot(server.port, "Hello.", voice)
+    assert [e.code for e in reply.errors] == ["voice-not-found"]
+    assert message in reply.errors[0].text
+
+
+async def test_language_only_request_in_an_unsupported_language(server):
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(Synthesize(text="Hello.", voice=SynthesizeVoice(language="tlh")).event())
+        reply = await read_reply(client, streaming=False, timeout=HANG_S)
+    assert [e.code for e in reply.errors] == ["voice-not-found"]
+    assert "'tlh' is not supported" in reply.errors[0].text
+
+
+async def test_chunk_and_stop_without_start_get_errors_and_the_connection_serves_on(server):
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(SynthesizeChunk(text="Orphan text.").event())
+        await client.write_event(SynthesizeStop().event())
+        errors = [await asyncio.wait_for(client.read_event(), HANG_S) for _ in range(2)]
+        assert [e.data["code"] for e in errors] == ["no-stream", "no-stream"]
+        await client.write_event(Synthesize(text="This one is fine.").event())
+        assert_well_formed(await read_reply(client, streaming=False, timeout=HANG_S), streaming=False)
+
+
+async def test_second_start_mid_stream_is_refused_and_the_first_stream_completes(server):
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(SynthesizeStart().event())
+        await client.write_event(SynthesizeChunk(text="First stream.").event())
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="de/default")).event())
+        await client.write_event(SynthesizeChunk(text=" Still the first.").event())
+        await client.write_event(SynthesizeStop().event())
+        reply = await read_reply(client, streaming=True, timeout=HANG_S)
+    assert [e.code for e in reply.errors] == ["stream-in-progress"]
+    reply.events = [e for e in reply.events if e.type != "error"]
+    assert_well_formed(reply, streaming=True)
+    assert reply.seconds > 1.0  # both sentences
+
+
 async def test_100_kb_of_text_is_refused_and_the_server_serves_on(start_server):
     server = start_server("--engine", "espeak")
-    async with AsyncTcpClient("127.0.0.1", server.port) as client:
-        await client.write_event(Synthesize(text="x" * 100_000).event())
-        reply = await read_reply(client, streaming=False, timeout=10)
+    reply = await one_shot(server.port, "x" * 100_000)
     assert [e.code for e in reply.errors] == ["text-too-long"]
     assert "100000 characters, at most 20000" in reply.errors[0].text
-    async with AsyncTcpClient("127.0.0.1", server.port) as client:
-        await client.write_event(Synthesize(text="Still here.").event())
-        assert_well_formed(await read_reply(client, streaming=False), streaming=False)
+    await assert_still_serving(server.port)
 
 
 async def test_streaming_past_the_cap_ends_the_stream(start_server):
@@ -42,29 +160,29 @@ async def test_streaming_past_the_cap_ends_the_stream(start_server):
     assert reply.types[-1] == "synthesize-stopped"
 
 
+async def test_connections_over_the_cap_are_refused_until_one_closes(start_server):
+    server = start_server("--engine", "espeak", "--max-connections", "2")
+    held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(2)]
+    await asyncio.sleep(0.2)  # both accepted by the server
+    reply = await asyncio.to_thread(send_raw, server.port, b"", HANG_S)
+    assert reply.closed and reply.codes == ["too-many-connections"]
+    held[0][1].close()
+    await asyncio.sleep(0.2)
+    await assert_still_serving(server.port)  # the freed place is taken again
+    held[1][1].close()
+
+
 async def test_a_client_that_stops_reading_is_dropped_with_bounded_memory(start_server):
     server = start_server("--engine", "espeak", "--write-timeout", "2", "--debug")
     before = rss_mb(server.process.pid)
     with socket.create_connection(("127.0.0.1", server.port)) as silent:
         silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         text = SENTENCE * 400  # about 20 minutes of speech, never read
-        header = f'{{"type": "synthesize", "data": {{"text": "{text}"}}}}\n'.encode()
-        silent.sendall(header)
+        silent.sendall(header({"type": "synthesize", "data": {"text": text}}))
         for _ in range(100):
             if "Client stopped reading for 2 s; dropping it" in server.log():
                 break
             await asyncio.sleep(0.1)
         assert "Client stopped reading for 2 s; dropping it" in server.log()
     assert rss_mb(server.process.pid) - before < 20
-    async with AsyncTcpClient("127.0.0.1", server.port) as client:
-        await client.write_event(Synthesize(text="Next client.").event())
-        assert_well_formed(await read_reply(client, streaming=False), streaming=False)
-
-
-async def test_malformed_header_is_a_clean_close(start_server):
-    server = start_server("--engine", "espeak")
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(b"{this is not json\n")
-    await writer.drain()
-    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, nothing sent
-    writer.close()
+    await assert_still_serving(server.port)

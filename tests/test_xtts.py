@@ -166,7 +166,7 @@ async def test_new_request_on_the_connection_cancels_the_running_one(xtts_server
         second = await read_reply(client, streaming=False, timeout=300)
     assert cancelled.types[-1] == "audio-stop"
     assert_well_formed(second, streaming=False)
-    await wait_for_log(server, r"Spoke voice=en/ana engine=xtts chars=7 ")
+    await wait_for_log(server, r"Spoke voice=en/ana language=en engine=xtts chars=7 ")
     assert server.log().count("Spoke voice=") == 1  # the first was never finished
 
 
@@ -191,7 +191,7 @@ async def test_disconnect_mid_stream_stops_generation(xtts_server):
     # The model takes 48 tokens at most, 12 chunks of 4: it stopped well before.
     await synthesize(server.port, "Next.", "en/ana")  # and the server serves the next one
     assert chunks_when_gone < 12
-    assert "Spoke voice=en/ana engine=xtts chars=70" not in server.log()
+    assert "Spoke voice=en/ana language=en engine=xtts chars=70" not in server.log()
 
 
 @pytest.mark.parametrize(

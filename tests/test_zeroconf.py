@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ def netns_without_address():
 def test_home_assistant_finds_the_server_and_sees_it_leave(netns, tmp_path, bind, extra, announced):
     port = free_port()
     server = ServerProcess(
-        ["--uri", f"tcp://{bind}:{port}", "--engine", "espeak", "--zeroconf", "kitchen-tts", *extra],
+        ["--uri", f"tcp://{bind}:{port}", "--engine", "espeak", "--zeroconf", "kitchen-tts", "--shutdown-grace", "30", *extra],
         None,
         tmp_path,
         program=("ip", "netns", "exec", netns, sys.executable, "-m", "wyoming_streamtts"),
@@ -59,8 +60,13 @@ def test_home_assistant_finds_the_server_and_sees_it_leave(netns, tmp_path, bind
         seen = json.loads(found.removeprefix("FOUND "))
         # Bound to 0.0.0.0, the announced address is a real one, never 0.0.0.0.
         assert seen == {"address": announced, "port": port, "program": "streamtts"}
-        assert server.stop() == 0  # SIGTERM: a clean exit that says goodbye
+        assert probe.stdout.readline().strip() == "STREAMING"
+        # SIGTERM: the goodbye comes at once, the running stream is finished, then a clean exit.
+        server.process.send_signal(signal.SIGTERM)
         assert probe.stdout.readline().strip() == "REMOVED"
+        finished = json.loads(probe.stdout.readline().removeprefix("FINISHED "))
+        assert finished == {"error": False, "end": ["audio-stop", "synthesize-stopped"]}
+        assert server.process.wait(timeout=30) == 0
         assert "Zeroconf service kitchen-tts withdrawn" in server.log()
     finally:
         probe.kill()

@@ -13,20 +13,19 @@ from pathlib import Path
 from wyoming.server import AsyncServer, AsyncStdioServer
 
 from . import __version__
+from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_S, Connections
 from .discovery import Discovery, create_discovery, default_name
-from .engine import Engine, EngineError
-from .fallback import FallbackEngine
+from .engine import EngineError
+from .fallback import ENGINES, create_engine, cuda_available
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
 from .languages import LANGUAGES, normalize_language
 from .splitter import DEFAULT_MAX_CHARS
 from .translation import DEFAULT_MODEL as DEFAULT_NLLB_MODEL
 from .translation import TranslationError, Translator
-from .voices import Speaker, VoiceCatalog, find_speakers
+from .voices import VoiceCatalog, find_speakers
+from .wire import DEFAULT_MAX_EVENT_BYTES, DEFAULT_READ_TIMEOUT_S, EventLimits
 
 _LOGGER = logging.getLogger("wyoming_streamtts")
-
-ENGINES = ("xtts", "gtts", "espeak")
-
 
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
@@ -100,17 +99,44 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_CHARS,
         help="longer sentences are cut at a comma or space before synthesis (default: %(default)s)",
     )
-    parser.add_argument(
+    limits = parser.add_argument_group("limits on clients")
+    limits.add_argument(
         "--max-text-chars",
         type=int,
         default=20000,
         help="longest text one request may carry; longer gets a text-too-long error (default: %(default)s)",
     )
-    parser.add_argument(
+    limits.add_argument(
+        "--max-event-bytes",
+        type=int,
+        default=DEFAULT_MAX_EVENT_BYTES,
+        help="largest event a client may send (header line, data and payload); larger gets an "
+        "event-too-large error and the connection is closed (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--read-timeout",
+        type=float,
+        default=DEFAULT_READ_TIMEOUT_S,
+        help="seconds a client may take to finish an event it has begun sending (default: %(default)s)",
+    )
+    limits.add_argument(
         "--write-timeout",
         type=float,
         default=30.0,
         help="seconds a client may stop reading before it is dropped (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help="connections open at once; more get a too-many-connections error (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=DEFAULT_SHUTDOWN_GRACE_S,
+        help="seconds running requests may take to finish on SIGTERM before they end with an "
+        "error (default: %(default)s)",
     )
     parser.add_argument(
         "--no-streaming",
@@ -206,71 +232,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def fallback_order(value: str) -> list[str]:
-    """The --fallback list, checked."""
-    if value.strip().lower() == "none":
-        return []
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in ENGINES]
-    if unknown:
-        raise ValueError(f"--fallback names unknown engines: {', '.join(unknown)} (known: {', '.join(ENGINES)})")
-    return names
-
-
-def create_engine(args: argparse.Namespace, cloned: list[Speaker]) -> Engine:
-    """The engine chain from --engine and --fallback (raises EngineError)."""
-    order = fallback_order(args.fallback)
-    if args.engine == "auto":
-        names = order or ["espeak"]
-        if "xtts" in names and args.device == "auto" and not _cuda_available():
-            _LOGGER.warning("Engine xtts unavailable: no GPU (--device cpu runs it on the CPU, slowly)")
-            names.remove("xtts")
-        chain = [engine for engine in map(partial(_try_engine, args, cloned), names) if engine]
-    else:
-        # The engine asked for must start; the ones after it in the order are fallbacks.
-        fallbacks = order[order.index(args.engine) + 1 :] if args.engine in order else []
-        chain = [_build_engine(args.engine, args, cloned)]
-        chain += [engine for engine in map(partial(_try_engine, args, cloned), fallbacks) if engine]
-    if len(chain) == 1:
-        return chain[0]
-    return FallbackEngine(chain)
-
-
-def _try_engine(args: argparse.Namespace, cloned: list[Speaker], name: str) -> Engine | None:
-    try:
-        return _build_engine(name, args, cloned)
-    except EngineError as err:
-        _LOGGER.warning("Engine %s unavailable: %s", name, err)
-        return None
-
-
-def _build_engine(name: str, args: argparse.Namespace, cloned: list[Speaker]) -> Engine:
-    if name == "xtts":
-        try:
-            from .xtts_engine import XttsEngine, pick_device, resolve_model_dir  # noqa: PLC0415
-        except ImportError as err:
-            raise EngineError(
-                f"The xtts engine needs the [xtts] extra (pip install 'wyoming-streamtts[xtts]'): {err}"
-            ) from err
-        agreed = args.agree_coqui_license or os.environ.get("COQUI_TOS_AGREED") == "1"
-        model_dir = resolve_model_dir(args.xtts_model, args.data_dir, args.download, agreed)
-        return XttsEngine(
-            model_dir,
-            pick_device(args.device),
-            cloned,
-            args.cache_dir or args.data_dir / "latents",
-            stream_chunk_size=args.stream_chunk_size,
-            deepspeed=args.deepspeed,
-        )
-    if name == "gtts":
-        from .gtts_engine import GttsEngine  # noqa: PLC0415 - only load what is used
-
-        return GttsEngine(tld=args.gtts_tld, timeout=args.gtts_timeout)
-    from .espeak_engine import EspeakEngine  # noqa: PLC0415
-
-    return EspeakEngine()
-
-
 def create_translator(args: argparse.Namespace) -> Translator | None:
     """The translation stage named on the command line (raises TranslationError)."""
     if args.translator == "none":
@@ -279,18 +240,10 @@ def create_translator(args: argparse.Namespace) -> Translator | None:
         from .translation import create_backend  # noqa: PLC0415
     except ImportError as err:
         raise TranslationError(f"Translation needs the [translate] extra: {err}") from err
-    device = "cuda" if args.device in ("auto", "cuda") and _cuda_available() else "cpu"
+    device = "cuda" if args.device in ("auto", "cuda") and cuda_available() else "cpu"
     backend = create_backend(args.translator, args.nllb_model, device, args.download, args.data_dir)
     _LOGGER.info("Translating from %s with %s on %s", args.source_language, args.translator, device)
     return Translator(backend, args.source_language, args.translation_cache)
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch  # noqa: PLC0415
-    except ImportError:
-        return False
-    return torch.cuda.is_available()
 
 
 def create_config(args: argparse.Namespace) -> ServerConfig:
@@ -299,8 +252,10 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         raise ValueError("--samples-per-chunk must be at least 1")
     if args.max_sentence_chars < 20:
         raise ValueError("--max-sentence-chars must be at least 20")
-    if args.max_text_chars < 1 or args.write_timeout <= 0:
-        raise ValueError("--max-text-chars and --write-timeout must be positive")
+    if min(args.max_text_chars, args.max_connections, args.write_timeout, args.read_timeout) <= 0:
+        raise ValueError("--max-text-chars, --max-connections, --read-timeout and --write-timeout must be positive")
+    if args.max_event_bytes < 1024 or args.shutdown_grace < 0:
+        raise ValueError("--max-event-bytes must be at least 1024 and --shutdown-grace not negative")
     if args.stream_chunk_size < 1:
         raise ValueError("--stream-chunk-size must be at least 1")
     if args.source_language != "auto":
@@ -321,6 +276,7 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         max_sentence_chars=args.max_sentence_chars,
         max_text_chars=args.max_text_chars,
         write_timeout_s=args.write_timeout,
+        limits=EventLimits(args.max_event_bytes, args.read_timeout),
     )
 
 
@@ -343,13 +299,16 @@ async def main(argv: list[str] | None = None) -> int:
         config.catalog.default.name,
     )
     await config.engine.start()
-    info_event = config.info().event()
-    handler_factory = partial(StreamTtsEventHandler, config, info_event)
+    connections = Connections(args.max_connections)
+    handler_factory = partial(StreamTtsEventHandler, config, config.info().event(), connections)
     try:
         if isinstance(server, AsyncStdioServer):
             await server.run(handler_factory)
         else:
             await serve(server, handler_factory, discovery, args.uri)
+            # Announcement withdrawn; running requests get the grace period, then all close.
+            await connections.drain(args.shutdown_grace)
+            await server.stop()
     except OSError as err:
         _LOGGER.error("Cannot listen on %s: %s", args.uri, err)
         return 2
@@ -361,7 +320,7 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 async def serve(server: AsyncServer, handler_factory, discovery: Discovery | None, uri: str) -> None:
-    """Listen, then announce; on SIGTERM or Ctrl-C withdraw the announcement and stop."""
+    """Listen, then announce; on SIGTERM or Ctrl-C withdraw the announcement and return."""
     await server.start(handler_factory)
     _LOGGER.info("Listening on %s (by %s)", uri, ATTRIBUTION.name)
     stopping = asyncio.Event()
@@ -379,7 +338,6 @@ async def serve(server: AsyncServer, handler_factory, discovery: Discovery | Non
     finally:
         if discovery is not None:
             await discovery.unregister_server()
-        await server.stop()
 
 
 def run() -> None:

@@ -1,23 +1,29 @@
-"""The engine fallback chain: a request goes to the next engine when one fails before speaking.
+"""The engine chain: which engines start, and the next one speaks when one fails before speaking.
 
 Every engine's audio is converted to the connection's one format, so Home
 Assistant's stream stays valid whichever engine ends up speaking.
 """
 
+import argparse
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 
 from wyoming.audio import AudioChunk
 
 from .engine import Engine, EngineError
+from .voices import Speaker
 
 _LOGGER = logging.getLogger(__name__)
 
 # After a failure an engine is skipped for a while, so that a missing internet
 # does not cost every request a timeout before the offline voice speaks.
 RETRY_AFTER_S = 30.0
+
+ENGINES = ("xtts", "gtts", "espeak")
 
 
 class FallbackEngine(Engine):
@@ -68,3 +74,76 @@ class FallbackEngine(Engine):
     async def close(self) -> None:
         for engine in self.chain:
             await engine.close()
+
+
+def fallback_order(value: str) -> list[str]:
+    """The --fallback list, checked."""
+    if value.strip().lower() == "none":
+        return []
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown:
+        raise ValueError(f"--fallback names unknown engines: {', '.join(unknown)} (known: {', '.join(ENGINES)})")
+    return names
+
+
+def create_engine(args: argparse.Namespace, cloned: list[Speaker]) -> Engine:
+    """The engine chain from --engine and --fallback (raises EngineError)."""
+    order = fallback_order(args.fallback)
+    if args.engine == "auto":
+        names = order or ["espeak"]
+        if "xtts" in names and args.device == "auto" and not cuda_available():
+            _LOGGER.warning("Engine xtts unavailable: no GPU (--device cpu runs it on the CPU, slowly)")
+            names.remove("xtts")
+        chain = [engine for engine in map(partial(_try_engine, args, cloned), names) if engine]
+    else:
+        # The engine asked for must start; the ones after it in the order are fallbacks.
+        fallbacks = order[order.index(args.engine) + 1 :] if args.engine in order else []
+        chain = [_build_engine(args.engine, args, cloned)]
+        chain += [engine for engine in map(partial(_try_engine, args, cloned), fallbacks) if engine]
+    if len(chain) == 1:
+        return chain[0]
+    return FallbackEngine(chain)
+
+
+def _try_engine(args: argparse.Namespace, cloned: list[Speaker], name: str) -> Engine | None:
+    try:
+        return _build_engine(name, args, cloned)
+    except EngineError as err:
+        _LOGGER.warning("Engine %s unavailable: %s", name, err)
+        return None
+
+
+def _build_engine(name: str, args: argparse.Namespace, cloned: list[Speaker]) -> Engine:
+    if name == "xtts":
+        try:
+            from .xtts_engine import XttsEngine, pick_device, resolve_model_dir  # noqa: PLC0415
+        except ImportError as err:
+            raise EngineError(
+                f"The xtts engine needs the [xtts] extra (pip install 'wyoming-streamtts[xtts]'): {err}"
+            ) from err
+        agreed = args.agree_coqui_license or os.environ.get("COQUI_TOS_AGREED") == "1"
+        model_dir = resolve_model_dir(args.xtts_model, args.data_dir, args.download, agreed)
+        return XttsEngine(
+            model_dir,
+            pick_device(args.device),
+            cloned,
+            args.cache_dir or args.data_dir / "latents",
+            stream_chunk_size=args.stream_chunk_size,
+            deepspeed=args.deepspeed,
+        )
+    if name == "gtts":
+        from .gtts_engine import GttsEngine  # noqa: PLC0415 - only load what is used
+
+        return GttsEngine(tld=args.gtts_tld, timeout=args.gtts_timeout)
+    from .espeak_engine import EspeakEngine  # noqa: PLC0415
+
+    return EspeakEngine()
+
+
+def cuda_available() -> bool:
+    try:
+        import torch  # noqa: PLC0415
+    except ImportError:
+        return False
+    return torch.cuda.is_available()

@@ -1,8 +1,11 @@
 """Wyoming protocol handler: one per client connection."""
 
 import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from wyoming.error import Error
 from wyoming.event import Event
@@ -18,13 +21,17 @@ from wyoming.tts import (
 )
 
 from . import __version__
+from .connections import Connections
 from .engine import Engine
 from .splitter import SentenceSplitter, split_sentences
 from .synthesis import Synthesis
 from .translation import Translator
 from .voices import VoiceCatalog, VoiceNotFoundError
+from .wire import EventLimits, ProtocolError, read_event
 
 _LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T", Synthesize, SynthesizeStart, SynthesizeChunk)
 
 ATTRIBUTION = Attribution(name="wyoming-streamtts", url="https://github.com/wyoming-streamtts/wyoming-streamtts")
 
@@ -40,6 +47,7 @@ class ServerConfig:
     max_sentence_chars: int = 250
     max_text_chars: int = 20000
     write_timeout_s: float = 30.0
+    limits: EventLimits = field(default_factory=EventLimits)
     translator: Translator | None = None
 
     def info(self) -> Info:
@@ -59,9 +67,12 @@ class ServerConfig:
 class StreamTtsEventHandler(AsyncEventHandler):
     """Answers describe, one-shot synthesize and streaming synthesize."""
 
-    def __init__(self, config: ServerConfig, info_event: Event, *args, **kwargs) -> None:
+    def __init__(
+        self, config: ServerConfig, info_event: Event, connections: Connections, *args, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.config = config
+        self.connections = connections
         self._info_event = info_event
         self._synthesis: Synthesis | None = None
         self._splitter: SentenceSplitter | None = None  # set while a streaming request is open
@@ -77,11 +88,44 @@ class StreamTtsEventHandler(AsyncEventHandler):
             self.writer.transport.abort()
             raise ConnectionResetError("client stopped reading") from None
 
+    async def run(self) -> None:
+        """Read events within the limits until the client leaves; bad input is answered, then closed."""
+        try:
+            refused = self.connections.admit(self)
+            if refused is not None:
+                await self._error(*refused)
+                return
+            while (event := await read_event(self.reader, self.config.limits)) is not None:
+                if not await self.handle_event(event):
+                    break
+        except ProtocolError as err:
+            # The rest of the stream cannot be trusted: say why, then close.
+            with contextlib.suppress(ConnectionError):
+                await self._error(str(err), err.code)
+        except ConnectionError:
+            pass  # the client is gone
+        finally:
+            self.connections.remove(self)
+            await self.disconnect()
+            self.writer.close()
+
     async def handle_event(self, event: Event) -> bool:
         try:
             return await self._handle(event)
         except ConnectionError:
             return False  # the client is gone
+
+    @property
+    def busy(self) -> bool:
+        return self._synthesis is not None and not self._synthesis.done
+
+    async def idle(self) -> None:
+        if self._synthesis is not None:
+            await self._synthesis.wait()
+
+    async def abort(self, text: str, code: str) -> None:
+        if self.busy:
+            await self._synthesis.abort(text, code)
 
     async def _handle(self, event: Event) -> bool:
         if Describe.is_type(event.type):
@@ -91,13 +135,13 @@ class StreamTtsEventHandler(AsyncEventHandler):
             if self._splitter is not None:
                 # Home Assistant repeats the whole text for old servers: already streaming it.
                 return True
-            return await self._one_shot(Synthesize.from_event(event))
+            return await self._one_shot(_parse(Synthesize.from_event, event))
         if not self.config.streaming:
             return True
         if SynthesizeStart.is_type(event.type):
-            return await self._stream_start(SynthesizeStart.from_event(event).voice)
+            return await self._stream_start(_parse(SynthesizeStart.from_event, event).voice)
         if SynthesizeChunk.is_type(event.type):
-            return await self._stream_chunk(SynthesizeChunk.from_event(event).text)
+            return await self._stream_chunk(_parse(SynthesizeChunk.from_event, event).text)
         if SynthesizeStop.is_type(event.type):
             return await self._stream_stop()
         _LOGGER.debug("Ignoring event of type %s", event.type)
@@ -213,3 +257,20 @@ class StreamTtsEventHandler(AsyncEventHandler):
                 await self._synthesis.cancel()
             else:
                 await self._synthesis.wait()
+
+
+def _parse(from_event: Callable[[Event], T], event: Event) -> T:
+    """wyoming's parsing of a synthesize event, with wrong fields reported instead of raised."""
+    try:
+        parsed = from_event(event)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        detail = f"no field {err}" if isinstance(err, KeyError) else str(err)
+        raise ProtocolError(f"Bad {event.type} event: {detail}") from None
+    voice = getattr(parsed, "voice", None)
+    names = [voice.name, voice.language, voice.speaker] if voice else []
+    # wyoming reads a voice that is not an object as no voice: the default would speak unasked.
+    if not isinstance(event.data.get("voice") or {}, dict) or not all(isinstance(n, str | None) for n in names):
+        raise ProtocolError(f"Bad {event.type} event: voice must be an object of strings")
+    if not isinstance(getattr(parsed, "text", ""), str):
+        raise ProtocolError(f"Bad {event.type} event: text must be a string")
+    return parsed

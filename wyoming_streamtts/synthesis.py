@@ -80,14 +80,27 @@ class Synthesis:
 
     async def cancel(self) -> None:
         """Stop speaking at the next chunk; close the audio that was started."""
-        self._finished = True
-        if not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            if self._audio_started:
+        if await self._stop_task() and self._audio_started:
+            with contextlib.suppress(ConnectionError):
+                await self._write_event(AudioStop().event())
+
+    async def abort(self, text: str, code: str) -> None:
+        """Stop speaking now and end the stream with an `error` (the server is stopping)."""
+        if await self._stop_task():
+            await self._fail(text, code)
+            if self.streaming:
                 with contextlib.suppress(ConnectionError):
-                    await self._write_event(AudioStop().event())
+                    await self._write_event(SynthesizeStopped().event())
+
+    async def _stop_task(self) -> bool:
+        """Cancel the stream's task; False when it had already ended by itself."""
+        self._finished = True
+        if self._task.done():
+            return False
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        return True
 
     async def _run(self) -> None:
         # Translation runs one sentence ahead: sentence n+1 is translated while n is spoken.
@@ -175,8 +188,9 @@ class Synthesis:
             return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
 
         _LOGGER.info(
-            "Spoke voice=%s engine=%s chars=%d first_chunk=%s engine_first=%s audio=%.2f s wall=%.2f s",
+            "Spoke voice=%s language=%s engine=%s chars=%d first_chunk=%s engine_first=%s audio=%.2f s wall=%.2f s",
             self.voice.name,
+            self.voice.language,
             self.engine.name,
             self._chars,
             ms(self._first_chunk_s),

@@ -1,0 +1,85 @@
+"""Raw bytes a LAN client might send, and how to send them and read what comes back.
+
+Shared by the robustness tests and the benchmark that times the answers.
+"""
+
+import json
+import socket
+import time
+from dataclasses import dataclass, field
+from io import BytesIO
+
+from wyoming.event import Event, read_event
+
+
+def header(event: dict, data: bytes = b"", payload: bytes = b"", **lengths: int) -> bytes:
+    """An event as raw bytes; lengths given override the true ones."""
+    head = dict(event)
+    if data:
+        head["data_length"] = len(data)
+    if payload:
+        head["payload_length"] = len(payload)
+    head.update(lengths)
+    return json.dumps(head).encode() + b"\n" + data + payload
+
+
+# name -> (bytes sent, error code expected before the close)
+BAD_EVENTS: dict[str, tuple[bytes, str]] = {
+    "malformed JSON": (b"{this is not json\n", "bad-event"),
+    "header is a list": (b'["synthesize", "hello"]\n', "bad-event"),
+    "no type": (b'{"data": {"text": "hello"}}\n', "bad-event"),
+    "invalid UTF-8 in the header": (b'{"type": "synthesize", "data": {"text": "\xff\xfe caf\xe9"}}\n', "bad-event"),
+    "invalid UTF-8 in the data": (header({"type": "synthesize"}, b'{"text": "caf\xe9"}'), "bad-event"),
+    "data is not an object": (header({"type": "synthesize"}, b'["hello"]'), "bad-event"),
+    "negative data_length": (header({"type": "synthesize"}, data_length=-5), "bad-event"),
+    "data_length is text": (b'{"type": "synthesize", "data_length": "12"}\n', "bad-event"),
+    "data_length of a terabyte": (header({"type": "synthesize"}, b'{"text": "hi"}', data_length=10**12), "event-too-large"),
+    "payload_length of a terabyte": (header({"type": "synthesize"}, payload=b"xx", payload_length=2**40), "event-too-large"),
+    "deeply nested JSON": (b'{"type": "synthesize", "data": ' + b"[" * 100_000 + b"\n", "bad-event"),
+    "text is a number": (header({"type": "synthesize", "data": {"text": 123}}), "bad-event"),
+    "text is missing": (header({"type": "synthesize", "data": {}}), "bad-event"),
+    "voice is a string": (header({"type": "synthesize", "data": {"text": "Hi.", "voice": "en/default"}}), "bad-event"),
+    "voice name is a list": (
+        header({"type": "synthesize-start", "data": {"voice": {"name": ["en", "default"]}}}),
+        "bad-event",
+    ),
+}
+
+
+@dataclass
+class Exchange:
+    events: list[Event] = field(default_factory=list)
+    closed: bool = False
+    seconds: float = 0.0  # from the last byte sent to the close (or the timeout)
+
+    @property
+    def codes(self) -> list[str]:
+        return [e.data.get("code") for e in self.events if e.type == "error"]
+
+
+def send_raw(port: int, raw: bytes, timeout: float = 5.0, half_close: bool = False) -> Exchange:
+    """Send raw bytes; read until the server closes or `timeout` passes."""
+    received = bytearray()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            sock.sendall(raw)
+            if half_close:
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server may close before taking everything: what it said is still readable
+        sent = time.monotonic()
+        closed = False
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+            closed = True
+        except TimeoutError:
+            pass
+        except ConnectionResetError:
+            closed = True
+        seconds = time.monotonic() - sent
+    stream = BytesIO(bytes(received))
+    events = []
+    while (event := read_event(stream)) is not None:
+        events.append(event)
+    return Exchange(events, closed, seconds)

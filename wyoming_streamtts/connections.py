@@ -1,0 +1,61 @@
+"""The open client connections: how many may be open, and how they end at shutdown."""
+
+import asyncio
+import logging
+from typing import Protocol
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_MAX_CONNECTIONS = 64
+DEFAULT_SHUTDOWN_GRACE_S = 5.0
+
+
+class Connection(Protocol):
+    """What the registry needs of a connection's handler."""
+
+    @property
+    def busy(self) -> bool:
+        """A request is being answered (or a stream is still open)."""
+
+    async def idle(self) -> None:
+        """Wait until the running request has been answered."""
+
+    async def abort(self, text: str, code: str) -> None:
+        """End the running request now with an `error` event."""
+
+
+class Connections:
+    """Admits connections up to a cap and, at shutdown, lets running requests finish."""
+
+    def __init__(self, limit: int = DEFAULT_MAX_CONNECTIONS) -> None:
+        self.limit = limit
+        self._open: set[Connection] = set()
+        self._closing = False
+
+    def admit(self, connection: Connection) -> tuple[str, str] | None:
+        """Register a new connection, or say why it is refused: (message, error code)."""
+        if self._closing:
+            return "The server is shutting down", "server-stopping"
+        if len(self._open) >= self.limit:
+            _LOGGER.warning("Refusing a connection: %d are open (--max-connections)", len(self._open))
+            return f"Too many connections: {len(self._open)} are open (--max-connections)", "too-many-connections"
+        self._open.add(connection)
+        return None
+
+    def remove(self, connection: Connection) -> None:
+        self._open.discard(connection)
+
+    async def drain(self, grace_s: float) -> None:
+        """Refuse new connections; give running requests grace_s to finish, then end them with an error."""
+        self._closing = True
+        busy = [connection for connection in self._open if connection.busy]
+        if not busy:
+            return
+        _LOGGER.info("Waiting up to %g s for %d running requests", grace_s, len(busy))
+        _, late = await asyncio.wait([asyncio.create_task(c.idle()) for c in busy], timeout=grace_s)
+        for task in late:
+            task.cancel()
+        unfinished = [connection for connection in busy if connection.busy]
+        if unfinished:
+            _LOGGER.warning("Ending %d requests that did not finish in %g s", len(unfinished), grace_s)
+            await asyncio.gather(*(c.abort("The server is shutting down", "server-stopping") for c in unfinished))

@@ -36,9 +36,13 @@ def tone_mp3(seconds: float) -> bytes:
 
 @dataclass
 class FakeGoogle:
-    """mode: "ok" answers with audio, "error" with HTTP 500, "hang" never answers."""
+    """mode: "ok" answers with audio, "error" with HTTP 500, "hang" never answers.
+
+    With fail_after=n, requests after the n-th are answered with HTTP 500.
+    """
 
     mode: str = "ok"
+    fail_after: int | None = None
     requests: list[tuple[str, str]] = field(default_factory=list)  # (text, lang)
     seconds_sent: float = 0.0
 
@@ -98,7 +102,7 @@ class FakeGoogle:
         if self.mode == "hang":
             threading.Event().wait(60)
             return
-        if self.mode == "error":
+        if self.mode == "error" or (self.fail_after is not None and len(self.requests) > self.fail_after):
             tls.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
             return
         seconds = SECONDS_PER_CHAR * len(text)

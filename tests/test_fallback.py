@@ -88,3 +88,33 @@ def test_unknown_fallback_engine_is_a_start_error(start_server):
     server = start_server("--fallback", "xtts,piper", ready=False)
     assert server.process.wait(timeout=60) == 2
     assert "--fallback names unknown engines: piper" in server.log()
+
+
+# One sentence of about 150 characters: gTTS asks Google for it in two pieces.
+LONG_SENTENCE = (
+    "The washing machine in the basement has finished its cycle and the laundry can be hung up, "
+    "while the dryer still needs another forty minutes to finish"
+)
+
+
+async def test_engine_failing_mid_stream_ends_it_with_an_error_and_the_next_request_is_fine(start_server):
+    google = FakeGoogle(fail_after=1)  # the first piece comes, the second fails
+    try:
+        server = start_server("--engine", "gtts", env=google.proxy_env)
+        async with AsyncTcpClient("127.0.0.1", server.port) as client:
+            await client.write_event(SynthesizeStart().event())
+            await client.write_event(SynthesizeChunk(text=LONG_SENTENCE).event())
+            await client.write_event(SynthesizeStop().event())
+            streamed = await read_reply(client, streaming=True)
+        # Audio had gone out in Google's voice: no switch to espeak mid-sentence, an error instead.
+        assert len(google.requests) == 2
+        assert streamed.types[:2] == ["audio-start", "audio-chunk"]
+        assert [e.code for e in streamed.errors] == ["engine-failed"]
+        assert streamed.types[-2:] == ["audio-stop", "synthesize-stopped"]
+        assert "failed before speaking" not in server.log()
+
+        following = await speak(server.port)
+        assert_well_formed(following, streaming=False)  # Google fails from its start now: espeak speaks
+        assert "gtts failed before speaking" in server.log()
+    finally:
+        google.close()

@@ -5,7 +5,8 @@ import torch
 from TTS.tts.configs.xtts_config import XttsConfig
 from TTS.tts.models.xtts import Xtts
 
-from wyoming_streamtts.xtts_stream import DEFAULT_CONTEXT_FRAMES, WindowedVocoder
+from conftest import write_wav
+from wyoming_streamtts.xtts_stream import DEFAULT_CONTEXT_FRAMES, WindowedVocoder, stream_sentence
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +68,30 @@ def test_windowed_stream_matches_coquis_stream_with_flat_cost(model):
     assert stock_frames[-1] == max(stock_frames) >= 4 * stock_frames[0]
     frames_per_step = stock_frames[1] - stock_frames[0]
     assert max(our_frames) <= DEFAULT_CONTEXT_FRAMES + frames_per_step + 8
+
+
+def test_sentences_interleaved_chunk_by_chunk_each_keep_their_own_text(model, tmp_path):
+    # Requests share the model and take turns a chunk at a time; XTTS keeps the
+    # conditioning + text prefix of generation on the model, one for all.
+    cond, speaker = model.get_conditioning_latents(audio_path=[str(write_wav(tmp_path / "ref.wav", 5.0))])
+    greedy = {"top_k": 1, "stream_chunk_size": 4}  # deterministic: the same text, the same audio
+
+    def alone(text: str) -> list[torch.Tensor]:
+        return list(stream_sentence(model, text, "en", cond, speaker, **greedy))
+
+    first, second = "Turn the lights on.", "The washing machine has finished its long cycle."
+    expected = {first: alone(first), second: alone(second)}
+    streams = {text: stream_sentence(model, text, "en", cond, speaker, **greedy) for text in expected}
+    got: dict[str, list[torch.Tensor]] = {text: [] for text in expected}
+    while streams:
+        for text, stream in list(streams.items()):
+            chunk = next(stream, None)
+            if chunk is None:
+                del streams[text]
+            else:
+                got[text].append(chunk)
+
+    assert min(len(chunks) for chunks in expected.values()) >= 2  # they really took turns
+    for text in expected:
+        assert len(got[text]) == len(expected[text])
+        assert all(torch.equal(a, b) for a, b in zip(got[text], expected[text], strict=True))

@@ -106,8 +106,13 @@ def stream_sentence(
     if text_tokens.shape[-1] >= model.args.gpt_max_text_tokens:
         raise ValueError(f"Sentence too long for XTTS ({text_tokens.shape[-1]} tokens)")
     options = {"temperature": 0.75, "top_k": 50, "top_p": 0.85, "repetition_penalty": 10.0, **sampling}
+    fake_inputs = model.gpt.compute_embeddings(gpt_cond_latent, text_tokens)
+    # XTTS keeps the prefix (conditioning + text) of generation on the model, one for
+    # all; other sentences run between our chunks, so ours is put back at each resume.
+    inference = model.gpt.gpt_inference
+    prefix = inference.cached_prefix_emb
     generator = model.gpt.get_generator(
-        fake_inputs=model.gpt.compute_embeddings(gpt_cond_latent, text_tokens),
+        fake_inputs=fake_inputs,
         do_sample=True,
         num_beams=1,
         num_return_sequences=1,
@@ -126,5 +131,6 @@ def stream_sentence(
         if new >= stream_chunk_size:
             new = 0
             yield vocoder.decode(torch.cat(latents, dim=0), final=False)
+            inference.store_prefix_emb(prefix)
     if latents:
         yield vocoder.decode(torch.cat(latents, dim=0), final=True)

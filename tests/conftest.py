@@ -111,6 +111,7 @@ class Reply:
     """Everything a server answered to one request."""
 
     events: list[Event] = field(default_factory=list)
+    first_chunk_at: float | None = None  # time.monotonic() when the first audio-chunk arrived
 
     @property
     def types(self) -> list[str]:
@@ -147,6 +148,8 @@ async def read_reply(client: AsyncTcpClient, streaming: bool, timeout: float = 6
         if event is None:
             return reply
         reply.events.append(event)
+        if reply.first_chunk_at is None and AudioChunk.is_type(event.type):
+            reply.first_chunk_at = time.monotonic()
         if end.is_type(event.type):
             return reply
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from fake_google import FakeGoogle  # tests/ is on the path (bench/__init__.py)
 
-from bench import plot, server, translation, xtts
+from bench import load, plot, server, translation, xtts
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -65,6 +65,7 @@ def main() -> None:
         "engines": engine_runs(args.quick, runs),
         "xtts_vocoder": xtts.vocoder_cost(tiny, chunks=4 if args.quick else 12),
         "latent_cache": xtts.latent_cache_figures(tiny, runs=runs),
+        "reliability": load.reliability_figures(args.quick),
     }
     if not args.quick:
         results["translation"] = translation.translation_figures(runs=max(5, runs))
@@ -99,6 +100,23 @@ def report(results: dict) -> str:
     lines.append(
         f"Latent cache (10 s reference, tiny model): cold {cache['cold_compute_s'] * 1000:.0f} ms, "
         f"warm memory {cache['warm_memory_s'] * 1000:.2f} ms, warm disk {cache['warm_disk_s'] * 1000:.1f} ms"
+    )
+    reliability = results["reliability"]
+    lines += ["", "| 100 requests, 20 clients, one-shot + streaming | lost | wall | first chunk p50 / p95 | describe meanwhile p50 / max (n) | peak RSS |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    for row in reliability["load"]:
+        first, described = row["first_chunk_s"], row["describe_s"]
+        lines.append(
+            f"| {row['engine']} | {row['lost']} | {row['wall_s']:.1f} s "
+            f"| {first['p50'] * 1000:.0f} / {first['p95'] * 1000:.0f} ms "
+            f"| {described['p50'] * 1000:.1f} / {described['max'] * 1000:.1f} ms ({described['n']}) "
+            f"| {row['peak_rss_mb']:.0f} MB |"
+        )
+    bad, slow = reliability["bad_input"], reliability["slow_reader"]
+    lines.append(
+        f"Bad input ({bad['cases']} kinds): error and close after {bad['p50_s'] * 1000:.1f} ms p50, "
+        f"{bad['max_s'] * 1000:.1f} ms max. Client that never reads: server RSS {slow['rss_before_mb']:.0f} MB "
+        f"-> peak {slow['rss_peak_mb']:.0f} MB until dropped ({'dropped' if slow['dropped'] else 'NOT dropped'})."
     )
     if "translation" in results:
         figures = results["translation"]

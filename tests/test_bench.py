@@ -18,5 +18,8 @@ def test_quick_bench_writes_results():
             assert row[key]["n"] >= 2 and 0 < row[key]["p50"] <= row[key]["max"]
         assert row["rtf"] > 0 and row["peak_rss_mb"] > 10
     assert len(results["xtts_vocoder"]["stock_s"]) == len(results["xtts_vocoder"]["windowed_s"]) == 4
+    reliability = results["reliability"]
+    assert [(row["engine"], row["requests"], row["clients"]) for row in reliability["load"]] == [("espeak", 100, 20)]
+    assert reliability["bad_input"]["cases"] >= 10 and reliability["slow_reader"]["dropped"]
     assert (REPO / "bench" / "results" / "quick.png").read_bytes()[:4] == b"\x89PNG"
     assert "| espeak |" in result.stdout

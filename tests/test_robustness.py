@@ -186,3 +186,44 @@ async def test_a_client_that_stops_reading_is_dropped_with_bounded_memory(start_
         assert "Client stopped reading for 2 s; dropping it" in server.log()
     assert rss_mb(server.process.pid) - before < 20
     await assert_still_serving(server.port)
+
+
+def espeak_children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children if "espeak" in Path(f"/proc/{child}/comm").read_text()]
+
+
+def threads(pid: int) -> int:
+    return next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith("Threads:"))  # fmt: skip
+
+
+async def test_disconnect_mid_stream_leaves_no_process_thread_or_traceback(server):
+    baseline = threads(server.process.pid)
+    for _ in range(5):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(header({"type": "synthesize", "data": {"text": SENTENCE * 200}}))  # minutes of speech
+        await reader.readline()  # audio-start: espeak-ng is running
+        writer.transport.abort()  # gone without a word
+    for _ in range(50):  # each espeak-ng is killed, and the thread that waited for it ends
+        if not espeak_children(server.process.pid) and threads(server.process.pid) <= baseline:
+            break
+        await asyncio.sleep(0.1)
+    assert espeak_children(server.process.pid) == []
+    assert threads(server.process.pid) <= baseline
+    assert server.log().count("went away; synthesis stopped") >= 5
+    assert "Traceback" not in server.log() and "Task exception" not in server.log()
+    await assert_still_serving(server.port)
+
+
+async def test_info_log_has_one_line_per_request_without_the_text(start_server):
+    quiet = start_server("--engine", "espeak")
+    await one_shot(quiet.port, "My secret shopping list.", "de/default")
+    lines = [line for line in quiet.log().splitlines() if "Spoke voice=" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith("INFO:") and "voice=de/default language=de engine=espeak chars=24 " in lines[0]
+    assert "first_chunk=" in lines[0] and "wall=" in lines[0]
+    assert "secret" not in quiet.log()
+    verbose = start_server("--engine", "espeak", "--debug")
+    await one_shot(verbose.port, "My secret shopping list.")
+    assert "My secret shopping list." in verbose.log()  # --debug shows the text

@@ -20,13 +20,6 @@ from bench.xtts import checkpoint
 SLOW_READER_TEXT = "The quick brown fox jumps over the lazy dog. " * 400  # about 20 minutes of speech
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
 def _server(args: list[str], folder: Path) -> ServerProcess:
     return ServerProcess(args, None, folder).wait_ready(timeout=300)
 
@@ -35,7 +28,7 @@ def under_load(label: str, args: list[str], voice: str | None, folder: Path) -> 
     server = _server(args, folder)
     try:
         result = asyncio.run(run_load(server.port, requests=100, clients=20, voice=voice, timeout=600))
-        return {"engine": label, **result.summary(), "peak_rss_mb": rss_mb(server.process.pid)}
+        return {"engine": label, **result.summary(), "peak_rss_mb": server.rss_mb()}
     finally:
         server.stop()
 
@@ -54,13 +47,13 @@ def slow_reader_memory(folder: Path, write_timeout_s: float = 5.0) -> dict:
     """Server RSS while a client asks for 20 minutes of speech and never reads, until it is dropped."""
     server = _server(["--engine", "espeak", "--write-timeout", str(write_timeout_s)], folder)
     try:
-        before = peak = rss_mb(server.process.pid)
+        before = peak = server.rss_mb()
         with socket.create_connection(("127.0.0.1", server.port)) as silent:
             silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             silent.sendall(header({"type": "synthesize", "data": {"text": SLOW_READER_TEXT}}))
             deadline = time.monotonic() + write_timeout_s + 30
             while "dropping it" not in server.log() and time.monotonic() < deadline:
-                peak = max(peak, rss_mb(server.process.pid))
+                peak = max(peak, server.rss_mb())
                 time.sleep(0.1)
         return {"rss_before_mb": before, "rss_peak_mb": peak, "dropped": "dropping it" in server.log()}
     finally:

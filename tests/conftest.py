@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -78,6 +79,13 @@ class ServerProcess:
         if not self._log.closed:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
+
+    def rss_mb(self) -> float:
+        """The server's resident memory now."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -165,6 +173,15 @@ async def stream_request(port: int, text: str, voice: str | None, piece: int, ti
         await client.write_event(Synthesize(text=text, voice=synthesize_voice).event())
         await client.write_event(SynthesizeStop().event())
         return await read_reply(client, streaming=True, timeout=timeout)
+
+
+async def wait_for_log(server: ServerProcess, pattern: str, timeout: float = 120) -> re.Match:
+    """Wait until the server's log matches the regular expression."""
+    for _ in range(int(timeout * 10)):
+        if match := re.search(pattern, server.log()):
+            return match
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{pattern!r} not in log:\n{server.log()[-3000:]}")
 
 
 def assert_well_formed(reply: Reply, streaming: bool) -> None:

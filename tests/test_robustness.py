@@ -22,13 +22,6 @@ def server(tmp_path_factory):
     process.stop()
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
 async def one_shot(port: int, text: str, voice: str | None = None):
     async with AsyncTcpClient("127.0.0.1", port) as client:
         await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None).event())
@@ -55,13 +48,13 @@ async def test_bad_event_gets_an_error_then_a_close(server, name):
 
 async def test_header_line_over_the_limit_is_refused_without_reading_it_all(start_server):
     server = start_server("--engine", "espeak", "--max-event-bytes", "4096")
-    before = rss_mb(server.process.pid)
+    before = server.rss_mb()
     endless = b'{"type": "synthesize", "data": {"text": "' + b"a" * 50_000_000  # 50 MB, no end of line
     reply = await asyncio.to_thread(send_raw, server.port, endless, HANG_S)
     assert reply.closed
     assert reply.codes == ["event-too-large"]
     assert "limit of 4096 bytes" in reply.events[0].data["text"]
-    assert rss_mb(server.process.pid) - before < 20
+    assert server.rss_mb() - before < 20
     await assert_still_serving(server.port)
 
 
@@ -174,7 +167,7 @@ async def test_connections_over_the_cap_are_refused_until_one_closes(start_serve
 
 async def test_a_client_that_stops_reading_is_dropped_with_bounded_memory(start_server):
     server = start_server("--engine", "espeak", "--write-timeout", "2", "--debug")
-    before = rss_mb(server.process.pid)
+    before = server.rss_mb()
     with socket.create_connection(("127.0.0.1", server.port)) as silent:
         silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         text = SENTENCE * 400  # about 20 minutes of speech, never read
@@ -184,7 +177,7 @@ async def test_a_client_that_stops_reading_is_dropped_with_bounded_memory(start_
                 break
             await asyncio.sleep(0.1)
         assert "Client stopped reading for 2 s; dropping it" in server.log()
-    assert rss_mb(server.process.pid) - before < 20
+    assert server.rss_mb() - before < 20
     await assert_still_serving(server.port)
 
 

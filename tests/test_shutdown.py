@@ -4,18 +4,10 @@ import asyncio
 import signal
 
 from bad_input import send_raw
-from conftest import assert_well_formed, read_reply
+from conftest import assert_well_formed, read_reply, wait_for_log
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop
-
-
-async def wait_for_log(server, text: str, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if text in server.log():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{text!r} not logged:\n{server.log()}")
 
 
 async def start_stream(port: int) -> tuple[AsyncTcpClient, Event]:
@@ -33,7 +25,7 @@ async def test_a_running_stream_finishes_within_the_grace_period(start_server):
     server = start_server("--engine", "espeak", "--shutdown-grace", "20")
     client, first = await start_stream(server.port)
     server.process.send_signal(signal.SIGTERM)
-    await wait_for_log(server, "Waiting up to 20 s for 1 running requests")
+    await wait_for_log(server, "Waiting up to 20 s for 1 running requests", timeout=10)
     # Meanwhile newcomers are told, not left hanging.
     newcomer = await asyncio.to_thread(send_raw, server.port, b"", 5.0)
     assert newcomer.closed and newcomer.codes == ["server-stopping"]

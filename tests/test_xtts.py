@@ -16,6 +16,7 @@ from conftest import (
     free_port,
     read_reply,
     stream_request,
+    wait_for_log,
     write_wav,
 )
 from wyoming.client import AsyncTcpClient
@@ -49,14 +50,6 @@ def xtts_server(start_server, tiny_xtts, voices, tmp_path):
         )  # fmt: skip
 
     return start
-
-
-async def wait_for_log(server, pattern: str, timeout: float = 120) -> re.Match:
-    for _ in range(int(timeout * 10)):
-        if match := re.search(pattern, server.log()):
-            return match
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{pattern!r} not in log:\n{server.log()[-3000:]}")
 
 
 async def synthesize(port: int, text: str, voice: str):

@@ -37,7 +37,6 @@ class Connections:
         if self._closing:
             return "The server is shutting down", "server-stopping"
         if len(self._open) >= self.limit:
-            _LOGGER.warning("Refusing a connection: %d are open (--max-connections)", len(self._open))
             return f"Too many connections: {len(self._open)} are open (--max-connections)", "too-many-connections"
         self._open.add(connection)
         return None

@@ -38,6 +38,7 @@ async def test_auto_without_gpu_speaks_with_gtts(start_server):
         reply = await speak(server.port)
         assert_well_formed(reply, streaming=False)
         assert len(google.requests) == 2  # Google spoke both sentences
+        assert "Spoke voice=en/default language=en engine=gtts chars=" in server.log()
     finally:
         google.close()
 
@@ -63,6 +64,8 @@ async def test_google_down_falls_back_to_espeak_in_the_same_format(start_server)
         assert not reply.errors and rms(reply.samples) > 300
         assert "gtts failed before speaking" in server.log()
         assert "falling back to espeak" in server.log()
+        # The request's log line names the engine that spoke, not the chain's first.
+        assert "Spoke voice=fr/default language=fr engine=espeak chars=" in server.log()
         # Google is not asked again for a while: the next request goes straight to espeak.
         asked = len(google.requests)
         async with AsyncTcpClient("127.0.0.1", server.port) as client:

@@ -14,7 +14,7 @@ from functools import partial
 
 from wyoming.audio import AudioChunk
 
-from .engine import Engine, EngineError
+from .engine import SPOKEN_BY, Engine, EngineError
 from .voices import Speaker
 
 _LOGGER = logging.getLogger(__name__)
@@ -55,7 +55,9 @@ class FallbackEngine(Engine):
             try:
                 async with contextlib.aclosing(audio):
                     async for chunk in audio:
-                        started = True
+                        if not started:
+                            started = True
+                            SPOKEN_BY.set(engine.name)
                         yield chunk
                 self._failed_at.pop(engine.name, None)
                 return

@@ -12,7 +12,7 @@ from wyoming.event import Event
 from wyoming.tts import SynthesizeStopped
 
 from .audio import CHANNELS, RATE, WIDTH, PcmFramer
-from .engine import Engine, EngineError
+from .engine import SPOKEN_BY, Engine, EngineError
 from .translation import TranslationError, Translator
 from .voices import Voice
 
@@ -55,6 +55,7 @@ class Synthesis:
         self._begun = time.monotonic()
         self._first_chunk_s: float | None = None
         self._engine_first_s: float | None = None  # the engine's own share of the above
+        self._spoken_by: list[str] = []  # engines that spoke, in order (more than one after a fallback)
         self._task = asyncio.create_task(self._run(), name=f"synthesis {voice.name}")
 
     def add(self, sentence: str) -> None:
@@ -162,6 +163,9 @@ class Synthesis:
                     self._engine_first_s = time.monotonic() - began
                 for framed in self._framer.add(chunk):
                     await self._send_audio(framed)
+        speaker = SPOKEN_BY.get() or self.engine.name
+        if speaker not in self._spoken_by:
+            self._spoken_by.append(speaker)
 
     async def _start_audio(self) -> None:
         self._audio_started = True
@@ -191,7 +195,7 @@ class Synthesis:
             "Spoke voice=%s language=%s engine=%s chars=%d first_chunk=%s engine_first=%s audio=%.2f s wall=%.2f s",
             self.voice.name,
             self.voice.language,
-            self.engine.name,
+            ",".join(self._spoken_by) or self.engine.name,
             self._chars,
             ms(self._first_chunk_s),
             ms(self._engine_first_s),

@@ -36,6 +36,7 @@ def test_help_explains_every_flag():
         "--write-timeout",
         "--max-event-bytes",
         "--read-timeout",
+        "--idle-timeout",
         "--max-connections",
         "--shutdown-grace",
         "--fallback",
@@ -76,6 +77,7 @@ def test_version():
         (["--engine", "nonsense"], "invalid choice"),
         (["--max-event-bytes", "100"], "--max-event-bytes must be at least 1024"),
         (["--max-connections", "0"], "--max-connections"),
+        (["--idle-timeout", "-1"], "--idle-timeout must not be negative"),
     ],
 )
 def test_bad_settings_fail_at_start_with_a_clear_message(args, message):

@@ -165,6 +165,32 @@ async def test_connections_over_the_cap_are_refused_until_one_closes(start_serve
     held[1][1].close()
 
 
+async def test_a_silent_connection_is_closed_and_its_place_freed(start_server):
+    server = start_server("--engine", "espeak", "--max-connections", "1", "--idle-timeout", "1")
+    reply = await asyncio.to_thread(send_raw, server.port, b"", HANG_S)  # connects, asks nothing
+    assert reply.closed and reply.codes == ["idle-timeout"]
+    assert 1 <= reply.seconds < 3
+    await assert_still_serving(server.port)  # the one place under --max-connections is free again
+    # The clock counts silence, not age: a client asking every 0.6 s keeps its connection.
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        for _ in range(5):
+            await client.write_event(Describe().event())
+            assert Info.is_type((await asyncio.wait_for(client.read_event(), HANG_S)).type)
+            await asyncio.sleep(0.6)
+
+
+async def test_an_open_stream_waiting_for_text_is_not_idle(start_server):
+    server = start_server("--engine", "espeak", "--idle-timeout", "1")
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(SynthesizeStart().event())
+        await asyncio.sleep(2.5)  # an LLM thinking for longer than --idle-timeout
+        await client.write_event(SynthesizeChunk(text=SENTENCE).event())
+        await client.write_event(SynthesizeStop().event())
+        reply = await read_reply(client, streaming=True, timeout=10)
+    assert_well_formed(reply, streaming=True)
+    assert not reply.errors
+
+
 async def test_a_client_that_stops_reading_is_dropped_with_bounded_memory(start_server):
     server = start_server("--engine", "espeak", "--write-timeout", "2", "--debug")
     before = server.rss_mb()

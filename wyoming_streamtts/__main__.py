@@ -23,7 +23,7 @@ from .splitter import DEFAULT_MAX_CHARS
 from .translation import DEFAULT_MODEL as DEFAULT_NLLB_MODEL
 from .translation import TranslationError, Translator
 from .voices import VoiceCatalog, find_speakers
-from .wire import DEFAULT_MAX_EVENT_BYTES, DEFAULT_READ_TIMEOUT_S, EventLimits
+from .wire import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_EVENT_BYTES, DEFAULT_READ_TIMEOUT_S, EventLimits
 
 _LOGGER = logging.getLogger("wyoming_streamtts")
 
@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT_READ_TIMEOUT_S,
         help="seconds a client may take to finish an event it has begun sending (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT_S,
+        help="seconds a connection with no request running may stay silent before it gets an "
+        "idle-timeout error and is closed; 0 never closes it (default: %(default)s)",
     )
     limits.add_argument(
         "--write-timeout",
@@ -254,8 +261,10 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         raise ValueError("--max-sentence-chars must be at least 20")
     if min(args.max_text_chars, args.max_connections, args.write_timeout, args.read_timeout) <= 0:
         raise ValueError("--max-text-chars, --max-connections, --read-timeout and --write-timeout must be positive")
-    if args.max_event_bytes < 1024 or args.shutdown_grace < 0:
-        raise ValueError("--max-event-bytes must be at least 1024 and --shutdown-grace not negative")
+    if args.max_event_bytes < 1024:
+        raise ValueError("--max-event-bytes must be at least 1024")
+    if min(args.shutdown_grace, args.idle_timeout) < 0:
+        raise ValueError("--shutdown-grace and --idle-timeout must not be negative")
     if args.stream_chunk_size < 1:
         raise ValueError("--stream-chunk-size must be at least 1")
     if args.source_language != "auto":
@@ -276,7 +285,7 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         max_sentence_chars=args.max_sentence_chars,
         max_text_chars=args.max_text_chars,
         write_timeout_s=args.write_timeout,
-        limits=EventLimits(args.max_event_bytes, args.read_timeout),
+        limits=EventLimits(args.max_event_bytes, args.read_timeout, args.idle_timeout),
     )
 
 

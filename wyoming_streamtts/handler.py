@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -78,11 +79,13 @@ class StreamTtsEventHandler(AsyncEventHandler):
         self._splitter: SentenceSplitter | None = None  # set while a streaming request is open
         self._watcher: asyncio.Task | None = None  # closes the connection after a failed one-shot
         self._stream_chars = 0
+        self._last_active = time.monotonic()  # last event read or written
 
     async def write_event(self, event: Event) -> None:
         """Write, or drop a client that has stopped reading (its server memory stays bounded)."""
         try:
             await asyncio.wait_for(super().write_event(event), self.config.write_timeout_s)
+            self._last_active = time.monotonic()
         except TimeoutError:
             _LOGGER.warning("Client stopped reading for %.0f s; dropping it", self.config.write_timeout_s)
             self.writer.transport.abort()
@@ -95,7 +98,8 @@ class StreamTtsEventHandler(AsyncEventHandler):
             if refused is not None:
                 await self._error(*refused)
                 return
-            while (event := await read_event(self.reader, self.config.limits)) is not None:
+            while (event := await read_event(self.reader, self.config.limits, self._active_at)) is not None:
+                self._last_active = time.monotonic()
                 if not await self.handle_event(event):
                     break
         except ProtocolError as err:
@@ -114,6 +118,10 @@ class StreamTtsEventHandler(AsyncEventHandler):
             return await self._handle(event)
         except ConnectionError:
             return False  # the client is gone
+
+    def _active_at(self) -> float:
+        # A running request keeps the connection in use, however long the client is silent (an LLM thinking).
+        return time.monotonic() if self.busy else self._last_active
 
     @property
     def busy(self) -> bool:

@@ -3,12 +3,15 @@
 wyoming's own reader trusts the lengths a client announces and ends the
 connection silently on bad input. Here every event is checked before anything
 is read for it, so a client on the LAN can neither make the server hold more
-than `max_bytes` for one event nor keep it waiting on half an event, and it
-is told what was wrong.
+than `max_bytes` for one event, nor keep it waiting on half an event, nor
+hold a connection it does not use, and it is told what was wrong.
 """
 
 import asyncio
+import contextlib
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +19,7 @@ from wyoming.event import Event
 
 DEFAULT_MAX_EVENT_BYTES = 1 << 20
 DEFAULT_READ_TIMEOUT_S = 10.0
+DEFAULT_IDLE_TIMEOUT_S = 60.0
 
 
 class ProtocolError(Exception):
@@ -32,16 +36,21 @@ class EventLimits:
     """Header line, data and payload of one event together."""
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     """Time to send the rest of an event once its first byte has arrived."""
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    """Time a connection with nothing running may stay silent (0: for ever)."""
 
 
-async def read_event(reader: asyncio.StreamReader, limits: EventLimits) -> Event | None:
+async def read_event(
+    reader: asyncio.StreamReader, limits: EventLimits, last_active: Callable[[], float] = time.monotonic
+) -> Event | None:
     """The next event, or None when the client has closed the connection between events.
 
+    `last_active` tells when the connection last did something (now, while a
+    request runs); silence for `idle_timeout_s` after that is an error.
     Raises ProtocolError for anything else: bad JSON or UTF-8, a missing type,
     announced lengths over the limit, or an event cut off or left unfinished.
     """
-    # Between events a client may stay quiet as long as it likes (an LLM thinking).
-    first = await reader.read(1)
+    first = await _first_byte(reader, limits.idle_timeout_s, last_active)
     if not first:
         return None
     try:
@@ -51,6 +60,19 @@ async def read_event(reader: asyncio.StreamReader, limits: EventLimits) -> Event
         raise ProtocolError(f"Event not completed within {limits.read_timeout_s:g} s", "read-timeout") from None
     except asyncio.IncompleteReadError:
         raise ProtocolError("Connection closed in the middle of an event") from None
+
+
+async def _first_byte(reader: asyncio.StreamReader, idle_timeout_s: float, last_active: Callable[[], float]) -> bytes:
+    if not idle_timeout_s:
+        return await reader.read(1)
+    while True:
+        left = last_active() + idle_timeout_s - time.monotonic()
+        if left <= 0:
+            raise ProtocolError(f"Nothing asked for {idle_timeout_s:g} s (--idle-timeout)", "idle-timeout")
+        # A cancelled read loses nothing: bytes that arrive stay in the reader's buffer.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(left):
+                return await reader.read(1)
 
 
 async def _read_rest(reader: asyncio.StreamReader, first: bytes, limits: EventLimits) -> Event:

@@ -49,6 +49,7 @@ class Synthesis:
         self._framer = PcmFramer(samples_per_chunk)
         self._sentences: asyncio.Queue[str | None] = asyncio.Queue()
         self._finished = False
+        self._ending = False  # the stream's last events are being written
         self._audio_started = False
         self._chars = 0
         self._samples = 0
@@ -94,14 +95,17 @@ class Synthesis:
                     await self._write_event(SynthesizeStopped().event())
 
     async def _stop_task(self) -> bool:
-        """Cancel the stream's task; False when it had already ended by itself."""
+        """Cancel the stream's task; False when it ended by itself, or was already writing its end."""
         self._finished = True
         if self._task.done():
             return False
-        self._task.cancel()
+        ending = self._ending
+        if not ending:
+            # Cut while writing audio-stop, the stream would be ended twice: let its end go out whole.
+            self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        return True
+        return not ending
 
     async def _run(self) -> None:
         # Translation runs one sentence ahead: sentence n+1 is translated while n is spoken.
@@ -121,6 +125,7 @@ class Synthesis:
                 await self._send_audio(chunk)
             if not self._audio_started:
                 await self._start_audio()
+            self._ending = True
             await self._write_event(AudioStop().event())
             self._log_done()
         except ConnectionError:
@@ -181,6 +186,7 @@ class Synthesis:
     async def _fail(self, text: str, code: str) -> None:
         self.failed = True
         self._finished = True
+        self._ending = True
         _LOGGER.error("Synthesis with voice %s failed: %s", self.voice.name, text)
         with contextlib.suppress(ConnectionError):
             await self._write_event(Error(text=text, code=code).event())

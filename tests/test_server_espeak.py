@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from conftest import assert_well_formed, read_reply, rms, stream_request, write_wav
+from conftest import assert_well_formed, read_reply, rms, stream_request, wait_for_log, write_wav
 from wyoming.audio import AudioChunk
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
@@ -159,3 +159,18 @@ async def test_no_streaming_flag(start_server):
     assert not info.tts[0].supports_synthesize_streaming
     assert [v.name for v in info.tts[0].voices] == ["en/default"]
     assert_well_formed(await one_shot(server.port, "One shot still works."), streaming=False)
+
+
+async def test_a_new_request_on_the_connection_cuts_the_running_one_short(server):
+    long_text = " ".join(SENTENCES * 60)  # minutes of speech
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(Synthesize(text=long_text).event())
+        assert (await asyncio.wait_for(client.read_event(), 30)).type == "audio-start"
+        await client.write_event(Synthesize(text="Never mind.").event())
+        cut = await read_reply(client, streaming=False)
+        second = await read_reply(client, streaming=False)
+    assert cut.types[-1] == "audio-stop" and "error" not in cut.types
+    assert cut.seconds < 30  # not played on to its end
+    assert_well_formed(second, streaming=False)
+    await wait_for_log(server, r"Spoke voice=\S+ language=en engine=espeak chars=11 ", timeout=10)
+    assert server.log().count("Spoke voice=") == 1  # only the second was spoken in full

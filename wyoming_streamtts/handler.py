@@ -84,7 +84,10 @@ class StreamTtsEventHandler(AsyncEventHandler):
     async def write_event(self, event: Event) -> None:
         """Write, or drop a client that has stopped reading (its server memory stays bounded)."""
         try:
-            await asyncio.wait_for(super().write_event(event), self.config.write_timeout_s)
+            # Not asyncio.wait_for: on 3.11 it swallows a cancel that lands as the write completes,
+            # and the request the client replaced would play on to its end.
+            async with asyncio.timeout(self.config.write_timeout_s):
+                await super().write_event(event)
             self._last_active = time.monotonic()
         except TimeoutError:
             _LOGGER.warning("Client stopped reading for %.0f s; dropping it", self.config.write_timeout_s)

@@ -182,6 +182,9 @@ class Synthesis:
             await self._start_audio()
         self._samples += len(chunk.audio) // (WIDTH * CHANNELS)
         await self._write_event(chunk.event())
+        # A write to a client that keeps up does not wait: give other connections their turn
+        # after each chunk, or one fast stream holds the loop for a whole sentence.
+        await asyncio.sleep(0)
 
     async def _fail(self, text: str, code: str) -> None:
         self.failed = True

@@ -19,6 +19,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
 from wyoming.event import Event
+from wyoming.info import Describe, Info
 from wyoming.tts import (
     Synthesize,
     SynthesizeChunk,
@@ -160,6 +161,22 @@ async def read_reply(client: AsyncTcpClient, streaming: bool, timeout: float = 6
             reply.first_chunk_at = time.monotonic()
         if end.is_type(event.type):
             return reply
+
+
+async def describe(port: int, timeout: float = 10.0) -> Info:
+    """The server's answer to `describe`, on its own connection."""
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Describe().event())
+        event = await asyncio.wait_for(client.read_event(), timeout)
+    assert event is not None and Info.is_type(event.type), event
+    return Info.from_event(event)
+
+
+async def one_shot(port: int, text: str, voice: str | None = None, timeout: float = 60.0) -> Reply:
+    """A one-shot `synthesize` on its own connection, as Home Assistant makes it."""
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None).event())
+        return await read_reply(client, streaming=False, timeout=timeout)
 
 
 async def stream_request(port: int, text: str, voice: str | None, piece: int, timeout: float = 60.0) -> Reply:

@@ -9,10 +9,9 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from conftest import Reply, read_reply, stream_request
+from conftest import Reply, one_shot, stream_request
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
-from wyoming.tts import Synthesize, SynthesizeVoice
 
 TEXTS = (
     "The front door is locked.",
@@ -70,9 +69,7 @@ def check(reply: Reply, streaming: bool) -> str | None:
 async def one_request(port: int, text: str, streaming: bool, voice: str | None, timeout: float) -> Reply:
     if streaming:
         return await stream_request(port, text, voice, piece=7, timeout=timeout)
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None).event())
-        return await read_reply(client, streaming=False, timeout=timeout)
+    return await one_shot(port, text, voice, timeout)
 
 
 async def run_load(

@@ -1,11 +1,9 @@
 """The engine chain through the real server: XTTS missing -> gTTS -> espeak-ng."""
 
-from conftest import assert_well_formed, read_reply, rms
+from conftest import assert_well_formed, describe, one_shot, read_reply, rms, wait_for_log
 from fake_google import FakeGoogle
 from wyoming.client import AsyncTcpClient
-from wyoming.info import Describe, Info
 from wyoming.tts import (
-    Synthesize,
     SynthesizeChunk,
     SynthesizeStart,
     SynthesizeStop,
@@ -13,18 +11,6 @@ from wyoming.tts import (
 )
 
 TEXT = "Good evening. The alarm is armed."
-
-
-async def describe(port: int) -> Info:
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Describe().event())
-        return Info.from_event(await client.read_event())
-
-
-async def speak(port: int, voice: str = "en/default"):
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Synthesize(text=TEXT, voice=SynthesizeVoice(name=voice)).event())
-        return await read_reply(client, streaming=False)
 
 
 async def test_auto_without_gpu_speaks_with_gtts(start_server):
@@ -35,10 +21,11 @@ async def test_auto_without_gpu_speaks_with_gtts(start_server):
         info = await describe(server.port)
         assert info.tts[0].description.startswith("Streaming TTS with Google")
         assert "falling back to eSpeak NG" in info.tts[0].description
-        reply = await speak(server.port)
+        reply = await one_shot(server.port, TEXT, "en/default")
         assert_well_formed(reply, streaming=False)
         assert len(google.requests) == 2  # Google spoke both sentences
-        assert "Spoke voice=en/default language=en engine=gtts chars=" in server.log()
+        # The request's log line (written just after its audio-stop) names the engine that spoke.
+        await wait_for_log(server, "Spoke voice=en/default language=en engine=gtts chars=", timeout=10)
     finally:
         google.close()
 
@@ -49,7 +36,7 @@ async def test_failing_xtts_load_is_reported_and_gtts_speaks(start_server, tmp_p
         server = start_server("--engine", "auto", "--device", "cpu", "--xtts-model", str(tmp_path / "none"),
                               env=google.proxy_env)  # fmt: skip
         assert "Engine xtts unavailable: XTTS model folder" in server.log()
-        assert_well_formed(await speak(server.port), streaming=False)
+        assert_well_formed(await one_shot(server.port, TEXT, "en/default"), streaming=False)
         assert google.requests
     finally:
         google.close()
@@ -59,13 +46,13 @@ async def test_google_down_falls_back_to_espeak_in_the_same_format(start_server)
     google = FakeGoogle(mode="error")
     try:
         server = start_server("--engine", "gtts", env=google.proxy_env)
-        reply = await speak(server.port, "fr/default")
+        reply = await one_shot(server.port, TEXT, "fr/default")
         assert_well_formed(reply, streaming=False)  # one format: HA's stream stays valid
         assert not reply.errors and rms(reply.samples) > 300
         assert "gtts failed before speaking" in server.log()
         assert "falling back to espeak" in server.log()
         # The request's log line names the engine that spoke, not the chain's first.
-        assert "Spoke voice=fr/default language=fr engine=espeak chars=" in server.log()
+        await wait_for_log(server, "Spoke voice=fr/default language=fr engine=espeak chars=", timeout=10)
         # Google is not asked again for a while: the next request goes straight to espeak.
         asked = len(google.requests)
         async with AsyncTcpClient("127.0.0.1", server.port) as client:
@@ -82,7 +69,7 @@ async def test_google_down_falls_back_to_espeak_in_the_same_format(start_server)
 async def test_no_network_at_all_still_speaks(start_server):
     # The default engine on a box with no GPU and no internet (all requests refused locally).
     server = start_server()
-    reply = await speak(server.port)
+    reply = await one_shot(server.port, TEXT, "en/default")
     assert_well_formed(reply, streaming=False)
     assert rms(reply.samples) > 300
 
@@ -116,7 +103,7 @@ async def test_engine_failing_mid_stream_ends_it_with_an_error_and_the_next_requ
         assert streamed.types[-2:] == ["audio-stop", "synthesize-stopped"]
         assert "failed before speaking" not in server.log()
 
-        following = await speak(server.port)
+        following = await one_shot(server.port, TEXT, "en/default")
         assert_well_formed(following, streaming=False)  # Google fails from its start now: espeak speaks
         assert "gtts failed before speaking" in server.log()
     finally:

@@ -1,16 +1,9 @@
 """The gtts engine in the real server process, against a local fake of Google."""
 
-import asyncio
 
 import pytest
-from conftest import assert_well_formed, free_port, read_reply, rms, stream_request
+from conftest import assert_well_formed, describe, free_port, one_shot, rms, stream_request
 from fake_google import FakeGoogle
-from wyoming.client import AsyncTcpClient
-from wyoming.info import Describe
-from wyoming.tts import (
-    Synthesize,
-    SynthesizeVoice,
-)
 
 TEXT = "Good morning. The weather today is sunny with a light breeze from the west."
 
@@ -22,15 +15,9 @@ def google():
     fake.close()
 
 
-async def synthesize(port: int, text: str, voice: str) -> tuple:
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice)).event())
-        return await read_reply(client, streaming=False)
-
-
 async def test_speech_from_google_is_decoded_and_resampled(start_server, google):
     server = start_server("--engine", "gtts", env=google.proxy_env)
-    reply = await synthesize(server.port, TEXT, "fr/default")
+    reply = await one_shot(server.port, TEXT, "fr/default")
     assert_well_formed(reply, streaming=False)
     # One request per sentence, in the voice's language (gTTS's code for it).
     assert [lang for _, lang in google.requests] == ["fr", "fr"]
@@ -43,7 +30,7 @@ async def test_speech_from_google_is_decoded_and_resampled(start_server, google)
 
 async def test_chinese_voice_uses_googles_code(start_server, google):
     server = start_server("--engine", "gtts", env=google.proxy_env)
-    reply = await synthesize(server.port, "你好。", "zh-cn/default")
+    reply = await one_shot(server.port, "你好。", "zh-cn/default")
     assert_well_formed(reply, streaming=False)
     assert google.requests == [("你好。", "zh-CN")]
 
@@ -58,7 +45,7 @@ async def test_streaming_input_through_gtts(start_server, google):
 async def test_google_error_gives_error_event_and_closes(start_server, google):
     google.mode = "error"
     server = start_server("--engine", "gtts", "--fallback", "none", env=google.proxy_env)
-    reply = await synthesize(server.port, TEXT, "en/default")
+    reply = await one_shot(server.port, TEXT, "en/default")
     assert [e.code for e in reply.errors] == ["engine-failed"]
     assert "Google" in reply.errors[0].text
     assert "audio-chunk" not in reply.types
@@ -67,7 +54,7 @@ async def test_google_error_gives_error_event_and_closes(start_server, google):
 async def test_no_network_gives_error_not_a_hang(start_server):
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: connection refused
     server = start_server("--engine", "gtts", "--fallback", "none", env={"HTTPS_PROXY": closed, "https_proxy": closed})
-    reply = await synthesize(server.port, TEXT, "en/default")
+    reply = await one_shot(server.port, TEXT, "en/default")
     assert [e.code for e in reply.errors] == ["engine-failed"]
     assert "connect" in reply.errors[0].text.lower()
 
@@ -75,10 +62,7 @@ async def test_no_network_gives_error_not_a_hang(start_server):
 async def test_silent_network_times_out_into_an_error(start_server, google):
     google.mode = "hang"
     server = start_server("--engine", "gtts", "--gtts-timeout", "1", "--fallback", "none", env=google.proxy_env)
-    reply = await synthesize(server.port, TEXT, "en/default")
+    reply = await one_shot(server.port, TEXT, "en/default")
     assert [e.code for e in reply.errors] == ["engine-failed"]
     assert "timed out" in reply.errors[0].text
-    async with AsyncTcpClient("127.0.0.1", server.port) as client:
-        # The server is still there for other clients.
-        await client.write_event(Describe().event())
-        assert (await asyncio.wait_for(client.read_event(), 10)).type == "info"
+    await describe(server.port)  # the server is still there for other clients

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from bad_input import BAD_EVENTS, header, send_raw
-from conftest import ServerProcess, assert_well_formed, read_reply
+from conftest import ServerProcess, assert_well_formed, describe, one_shot, read_reply, wait_for_log
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
@@ -22,17 +22,9 @@ def server(tmp_path_factory):
     process.stop()
 
 
-async def one_shot(port: int, text: str, voice: str | None = None):
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None).event())
-        return await read_reply(client, streaming=False, timeout=HANG_S)
-
-
 async def assert_still_serving(port: int) -> None:
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Describe().event())
-        assert Info.is_type((await asyncio.wait_for(client.read_event(), HANG_S)).type)
-    assert_well_formed(await one_shot(port, "Still here."), streaming=False)
+    await describe(port, timeout=HANG_S)
+    assert_well_formed(await one_shot(port, "Still here.", timeout=HANG_S), streaming=False)
 
 
 @pytest.mark.parametrize("name", BAD_EVENTS)
@@ -85,8 +77,8 @@ async def test_unknown_event_types_are_ignored(server):
 
 
 async def test_control_characters_are_not_spoken(server):
-    clean = await one_shot(server.port, "Turn the lights on. Then off.")
-    noisy = await one_shot(server.port, "Turn\x00 the lig\x07hts on.\x1b Then\x0b of\x7ff.\x00")
+    clean = await one_shot(server.port, "Turn the lights on. Then off.", timeout=HANG_S)
+    noisy = await one_shot(server.port, "Turn\x00 the lig\x07hts on.\x1b Then\x0b of\x7ff.\x00", timeout=HANG_S)
     assert_well_formed(noisy, streaming=False)
     # NUL would have cut espeak short; the others would be read out or cut words.
     assert noisy.seconds == pytest.approx(clean.seconds, abs=0.05)
@@ -97,7 +89,7 @@ async def test_control_characters_are_not_spoken(server):
     [("tlh/default", "Language 'tlh' is not supported"), ("en/nobody", "not found")],
 )
 async def test_unsupported_language_or_speaker_gets_an_error(server, voice, message):
-    reply = await one_shot(server.port, "Hello.", voice)
+    reply = await one_shot(server.port, "Hello.", voice, timeout=HANG_S)
     assert [e.code for e in reply.errors] == ["voice-not-found"]
     assert message in reply.errors[0].text
 
@@ -136,7 +128,7 @@ async def test_second_start_mid_stream_is_refused_and_the_first_stream_completes
 
 async def test_100_kb_of_text_is_refused_and_the_server_serves_on(start_server):
     server = start_server("--engine", "espeak")
-    reply = await one_shot(server.port, "x" * 100_000)
+    reply = await one_shot(server.port, "x" * 100_000, timeout=HANG_S)
     assert [e.code for e in reply.errors] == ["text-too-long"]
     assert "100000 characters, at most 20000" in reply.errors[0].text
     await assert_still_serving(server.port)
@@ -237,12 +229,13 @@ async def test_disconnect_mid_stream_leaves_no_process_thread_or_traceback(serve
 
 async def test_info_log_has_one_line_per_request_without_the_text(start_server):
     quiet = start_server("--engine", "espeak")
-    await one_shot(quiet.port, "My secret shopping list.", "de/default")
+    await one_shot(quiet.port, "My secret shopping list.", "de/default", timeout=HANG_S)
+    await wait_for_log(quiet, "Spoke voice=", timeout=10)  # written just after the audio-stop
     lines = [line for line in quiet.log().splitlines() if "Spoke voice=" in line]
     assert len(lines) == 1
     assert lines[0].startswith("INFO:") and "voice=de/default language=de engine=espeak chars=24 " in lines[0]
     assert "first_chunk=" in lines[0] and "wall=" in lines[0]
     assert "secret" not in quiet.log()
     verbose = start_server("--engine", "espeak", "--debug")
-    await one_shot(verbose.port, "My secret shopping list.")
+    await one_shot(verbose.port, "My secret shopping list.", timeout=HANG_S)
     assert "My secret shopping list." in verbose.log()  # --debug shows the text

@@ -3,10 +3,9 @@
 import asyncio
 
 import pytest
-from conftest import assert_well_formed, read_reply, rms, stream_request, wait_for_log, write_wav
+from conftest import assert_well_formed, describe, one_shot, read_reply, rms, stream_request, wait_for_log, write_wav
 from wyoming.audio import AudioChunk
 from wyoming.client import AsyncTcpClient
-from wyoming.info import Describe, Info
 from wyoming.tts import (
     Synthesize,
     SynthesizeChunk,
@@ -28,22 +27,6 @@ def server(start_server, tmp_path):
     voices = tmp_path / "voices"
     write_wav(voices / "ana.wav", 8.0)  # a cloned voice: espeak speaks it in its own voice
     return start_server("--engine", "espeak", "--voices-dir", str(voices))
-
-
-async def describe(port: int) -> Info:
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Describe().event())
-        event = await asyncio.wait_for(client.read_event(), 10)
-    assert event is not None and Info.is_type(event.type)
-    return Info.from_event(event)
-
-
-async def one_shot(port: int, text: str, voice: str | None = None):
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(
-            Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None).event()
-        )
-        return await read_reply(client, streaming=False)
 
 
 async def test_describe_lists_one_streaming_program_with_voice_per_language(server):

@@ -3,13 +3,8 @@
 import re
 
 import pytest
-from conftest import assert_well_formed, read_reply, stream_request
+from conftest import assert_well_formed, one_shot, stream_request
 from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
-from wyoming.client import AsyncTcpClient
-from wyoming.tts import (
-    Synthesize,
-    SynthesizeVoice,
-)
 
 from wyoming_streamtts.languages import (
     LANGUAGES,
@@ -18,12 +13,6 @@ from wyoming_streamtts.languages import (
 )
 
 ENGLISH = "Hello everyone, the kitchen lights are on now."
-
-
-async def speak(port: int, text: str, voice: str):
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice)).event())
-        return await read_reply(client, streaming=False, timeout=300)
 
 
 def spoken_texts(log: str) -> list[str]:
@@ -64,7 +53,7 @@ def translating_server(start_server, tiny_nllb, tiny_nllb_ct2, tmp_path):
 @pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
 async def test_french_voice_gets_english_text_translated(translating_server, backend):
     server = translating_server(backend)
-    reply = await speak(server.port, ENGLISH, "fr/default")
+    reply = await one_shot(server.port, ENGLISH, "fr/default", timeout=300)
     assert_well_formed(reply, streaming=False)
     log = server.log()
     assert f"Translating from en with {backend}" in log
@@ -75,8 +64,8 @@ async def test_french_voice_gets_english_text_translated(translating_server, bac
 
 async def test_same_language_and_numbers_skip_the_translator(translating_server):
     server = translating_server("transformers")
-    assert_well_formed(await speak(server.port, ENGLISH, "en/default"), streaming=False)
-    assert_well_formed(await speak(server.port, "12:30, 3.5 %.", "fr/default"), streaming=False)
+    assert_well_formed(await one_shot(server.port, ENGLISH, "en/default", timeout=300), streaming=False)
+    assert_well_formed(await one_shot(server.port, "12:30, 3.5 %.", "fr/default", timeout=300), streaming=False)
     log = server.log()
     assert "Translated" not in log.replace("Translated sentence", "")
     assert spoken_texts(log) == [ENGLISH, "12:30, 3.5 %."]
@@ -85,7 +74,7 @@ async def test_same_language_and_numbers_skip_the_translator(translating_server)
 async def test_repeated_phrases_come_from_the_cache(translating_server):
     server = translating_server("ctranslate2")
     for _ in range(3):
-        await speak(server.port, "Good night.", "de/default")
+        await one_shot(server.port, "Good night.", "de/default", timeout=300)
     log = server.log()
     assert log.count("Translated en->de") == 1
     assert "Translation cache hit (2 hits, 1 translated)" in log
@@ -94,8 +83,8 @@ async def test_repeated_phrases_come_from_the_cache(translating_server):
 async def test_auto_source_detects_text_already_in_the_voices_language(translating_server):
     server = translating_server("ctranslate2", "--source-language", "auto")
     french = "Bonjour à tous, les lumières de la cuisine sont allumées maintenant."
-    await speak(server.port, french, "fr/default")
-    await speak(server.port, ENGLISH, "fr/default")
+    await one_shot(server.port, french, "fr/default", timeout=300)
+    await one_shot(server.port, ENGLISH, "fr/default", timeout=300)
     texts = spoken_texts(server.log())
     assert texts[0] == french  # detected as French: passed through untouched
     assert texts[1] != ENGLISH and "Translated en->fr" in server.log()
@@ -105,7 +94,7 @@ async def test_ctranslate2_converts_a_transformers_folder_once(translating_serve
     server = translating_server("ctranslate2", model=tiny_nllb)
     assert "Converting" in server.log()
     assert (tmp_path / "data" / "nllb-ct2" / f"{tiny_nllb.name}-int8" / "model.bin").is_file()
-    assert_well_formed(await speak(server.port, ENGLISH, "es/default"), streaming=False)
+    assert_well_formed(await one_shot(server.port, ENGLISH, "es/default", timeout=300), streaming=False)
     server.stop()
     again = translating_server("ctranslate2", model=tiny_nllb)
     assert "Converting" not in again.log()

@@ -13,14 +13,15 @@ import shutil
 import pytest
 from conftest import (
     assert_well_formed,
+    describe,
     free_port,
+    one_shot,
     read_reply,
     stream_request,
     wait_for_log,
     write_wav,
 )
 from wyoming.client import AsyncTcpClient
-from wyoming.info import Describe, Info
 from wyoming.tts import (
     Synthesize,
     SynthesizeVoice,
@@ -52,17 +53,9 @@ def xtts_server(start_server, tiny_xtts, voices, tmp_path):
     return start
 
 
-async def synthesize(port: int, text: str, voice: str):
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice)).event())
-        return await read_reply(client, streaming=False, timeout=300)
-
-
 async def test_voices_are_cloned_and_studio_speakers_per_language(xtts_server):
     server = xtts_server()
-    async with AsyncTcpClient("127.0.0.1", server.port) as client:
-        await client.write_event(Describe().event())
-        info = Info.from_event(await asyncio.wait_for(client.read_event(), 10))
+    info = await describe(server.port)
     names = {voice.name for voice in info.tts[0].voices}
     # ana speaks all 17 languages, the studio speakers too; bob only what his sidecar says.
     assert {f"{lang}/ana" for lang in ["en", "fr", "zh-cn", "hi"]} <= names
@@ -104,14 +97,14 @@ async def test_latents_computed_once_cached_on_disk_and_invalidated_per_voice(xt
     await wait_for_log(server, r"Voices warm: 2 computed, 0 loaded")
     files = {path.name.split(".")[0]: path.name for path in cache.glob("*.pt")}
     assert set(files) == {"ana", "bob"}
-    assert_well_formed(await synthesize(server.port, "Hi.", "en/ana"), streaming=False)
-    assert_well_formed(await synthesize(server.port, "Hallo.", "de/bob"), streaming=False)
+    assert_well_formed(await one_shot(server.port, "Hi.", "en/ana", timeout=300), streaming=False)
+    assert_well_formed(await one_shot(server.port, "Hallo.", "de/bob", timeout=300), streaming=False)
     assert server.log().count("computed (") == 2  # requests used the warm latents
     server.stop()
 
     restarted = xtts_server()
     await wait_for_log(restarted, r"Voices warm: 0 computed, 2 loaded")
-    assert_well_formed(await synthesize(restarted.port, "Hi.", "en/ana"), streaming=False)
+    assert_well_formed(await one_shot(restarted.port, "Hi.", "en/ana", timeout=300), streaming=False)
     restarted.stop()
 
     write_wav(voices / "ana.wav", 7.0, pitch=260)  # a new recording for ana only
@@ -126,7 +119,7 @@ async def test_latents_computed_once_cached_on_disk_and_invalidated_per_voice(xt
 async def test_request_for_a_cold_voice_waits_only_for_it(xtts_server):
     server = xtts_server()
     # Straight after start-up, before warm-up can have finished both voices.
-    reply = await synthesize(server.port, "Hallo.", "de/bob")
+    reply = await one_shot(server.port, "Hallo.", "de/bob", timeout=300)
     assert_well_formed(reply, streaming=False)
     assert server.log().count("Latents of voice bob computed") == 1
 
@@ -134,8 +127,8 @@ async def test_request_for_a_cold_voice_waits_only_for_it(xtts_server):
 async def test_two_concurrent_clients_both_get_complete_streams(xtts_server):
     server = xtts_server()
     first, second = await asyncio.gather(
-        synthesize(server.port, "The first client speaks now.", "en/ana"),
-        synthesize(server.port, "Le second client parle aussi.", "fr/Claribel Dervla"),
+        one_shot(server.port, "The first client speaks now.", "en/ana", timeout=300),
+        one_shot(server.port, "Le second client parle aussi.", "fr/Claribel Dervla", timeout=300),
     )
     for reply in (first, second):
         assert_well_formed(reply, streaming=False)
@@ -167,7 +160,7 @@ async def test_text_beyond_xtts_limits_is_split_before_the_model(xtts_server):
     # The server's splitter lets 1000 characters through; XTTS takes 250 in English.
     server = xtts_server("--max-sentence-chars", "1000")
     text = " ".join(["word"] * 120)  # 600 characters, no punctuation
-    reply = await synthesize(server.port, text, "en/ana")
+    reply = await one_shot(server.port, text, "en/ana", timeout=300)
     assert_well_formed(reply, streaming=False)
     assert "400 tokens" not in server.log()
 
@@ -182,7 +175,7 @@ async def test_disconnect_mid_stream_stops_generation(xtts_server):
     await wait_for_log(server, r"went away; synthesis stopped")
     chunks_when_gone = server.log().count("XTTS chunk for en/ana")
     # The model takes 48 tokens at most, 12 chunks of 4: it stopped well before.
-    await synthesize(server.port, "Next.", "en/ana")  # and the server serves the next one
+    await one_shot(server.port, "Next.", "en/ana", timeout=300)  # and the server serves the next one
     assert chunks_when_gone < 12
     assert "Spoke voice=en/ana language=en engine=xtts chars=70" not in server.log()
 

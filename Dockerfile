@@ -1,11 +1,11 @@
 # wyoming-streamtts. GPU image (default, needs the NVIDIA container toolkit):
 #   docker build -t wyoming-streamtts .
-# CPU image (gTTS and espeak-ng, translation):
-#   docker build -t wyoming-streamtts:cpu --build-arg BASE=debian:bookworm-slim --build-arg EXTRAS=translate .
+# CPU image (gTTS, Piper and espeak-ng, translation):
+#   docker build -t wyoming-streamtts:cpu --build-arg BASE=debian:bookworm-slim --build-arg EXTRAS=translate,piper .
 ARG BASE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 FROM ${BASE}
 
-ARG EXTRAS=xtts,translate
+ARG EXTRAS=xtts,translate,piper
 ENV DEBIAN_FRONTEND=noninteractive \
     PIP_NO_CACHE_DIR=1 \
     PYTHONUNBUFFERED=1 \

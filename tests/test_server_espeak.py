@@ -157,3 +157,27 @@ async def test_a_new_request_on_the_connection_cuts_the_running_one_short(server
     assert_well_formed(second, streaming=False)
     await wait_for_log(server, r"Spoke voice=\S+ language=en engine=espeak chars=11 ", timeout=10)
     assert server.log().count("Spoke voice=") == 1  # only the second was spoken in full
+
+
+async def test_name_titles_the_program(start_server):
+    kitchen = start_server("--engine", "espeak", "--name", "kitchen")
+    unnamed = start_server("--engine", "espeak")
+    assert (await describe(kitchen.port)).tts[0].name == "kitchen"
+    assert (await describe(unnamed.port)).tts[0].name == "streamtts"
+
+
+async def test_debug_logs_every_event_in_and_out_without_audio(start_server):
+    server = start_server("--engine", "espeak", "--debug")
+    await describe(server.port)
+    reply = await stream_request(server.port, "Hello there. Bye.", "en/default", piece=7)
+    assert_well_formed(reply, streaming=True)
+    await wait_for_log(server, "Event out: synthesize-stopped", timeout=10)
+    log = server.log()
+    for line in ("Event in: describe", "Event out: info data=", "Event in: synthesize-start data=",
+                 "Event in: synthesize-chunk data=19 bytes text='Hello t'", "Event in: synthesize data=",
+                 "Event in: synthesize-stop", "Event out: audio-start data=",
+                 "Event out: audio-chunk data=", "Event out: audio-stop"):  # fmt: skip
+        assert line in log, line
+    chunk_lines = [line for line in log.splitlines() if "Event out: audio-chunk" in line]
+    assert len(chunk_lines) == len(reply.chunks)
+    assert all(line.endswith(f"payload={len(chunk.audio)} bytes") for line, chunk in zip(chunk_lines, reply.chunks, strict=True))

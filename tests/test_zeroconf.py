@@ -1,5 +1,6 @@
 """Zeroconf discovery with a real python-zeroconf browser, in a network namespace of our own."""
 
+import asyncio
 import json
 import os
 import signal
@@ -8,18 +9,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess, free_port
+from conftest import ServerProcess, free_port, wait_for_log
 
 PROBE = Path(__file__).resolve().parent / "zeroconf_probe.py"
 
 
-def make_netns(route_source: bool):
+def make_netns(route_source: bool, multicast: bool = True):
     """A private network with only loopback, multicast on: mDNS stays inside it."""
     name = f"streamtts-test-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     route = ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"] + (["src", "127.0.0.1"] if route_source else [])
+    commands = [["ip", "link", "set", "lo", "up"]]
+    if multicast:
+        commands += [["ip", "link", "set", "lo", "multicast", "on"], route]
     try:
-        for command in (["ip", "link", "set", "lo", "up"], ["ip", "link", "set", "lo", "multicast", "on"], route):
+        for command in commands:
             subprocess.run(["ip", "netns", "exec", name, *command], check=True)
         yield name
     finally:
@@ -35,6 +39,12 @@ def netns():
 @pytest.fixture
 def netns_without_address():
     yield from make_netns(route_source=False)
+
+
+@pytest.fixture
+def netns_without_multicast():
+    """Loopback up, but no multicast route: every send to 224.0.0.251 is unreachable."""
+    yield from make_netns(route_source=False, multicast=False)
 
 
 @pytest.mark.parametrize(
@@ -59,7 +69,8 @@ def test_home_assistant_finds_the_server_and_sees_it_leave(netns, tmp_path, bind
         assert found.startswith("FOUND "), (found, probe.stderr.read() if probe.poll() is not None else "", server.log())
         seen = json.loads(found.removeprefix("FOUND "))
         # Bound to 0.0.0.0, the announced address is a real one, never 0.0.0.0.
-        assert seen == {"address": announced, "port": port, "program": "streamtts"}
+        # The program is titled by the zeroconf name, so two servers do not look alike in Home Assistant.
+        assert seen == {"address": announced, "port": port, "program": "kitchen-tts"}
         assert probe.stdout.readline().strip() == "STREAMING"
         # SIGTERM: the goodbye comes at once, the running stream is finished, then a clean exit.
         server.process.send_signal(signal.SIGTERM)
@@ -88,3 +99,20 @@ def test_no_address_to_announce_is_a_start_error_not_0000(netns_without_address,
     )
     assert server.process.wait(timeout=60) == 2
     assert "no address to announce by zeroconf; pass --zeroconf-host" in server.log()
+
+
+def test_an_announcement_that_cannot_be_sent_is_reported_not_claimed(netns_without_multicast, tmp_path):
+    server = ServerProcess(
+        ["--engine", "espeak", "--zeroconf", "kitchen-tts", "--zeroconf-host", "127.0.0.1"],
+        None,
+        tmp_path,
+        program=("ip", "netns", "exec", netns_without_multicast, sys.executable, "-m", "wyoming_streamtts"),
+    )
+    try:
+        asyncio.run(wait_for_log(server, "Listening on", 30))  # it serves: Home Assistant can add it by hand
+        line = asyncio.run(wait_for_log(server, "WARNING:.*Zeroconf announcement of kitchen-tts cannot be sent.*", 30))
+        assert "no route to the mDNS group 224.0.0.251 (Network is unreachable)" in line[0]
+        assert "--zeroconf-host" in line[0] and "by hand" in line[0]
+        assert "Announced by zeroconf" not in server.log()
+    finally:
+        server.stop()

@@ -14,7 +14,7 @@ from wyoming.server import AsyncServer, AsyncStdioServer
 
 from . import __version__
 from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_S, Connections
-from .discovery import Discovery, create_discovery, default_name
+from .discovery import Discovery, create_discovery, default_name, multicast_problem
 from .engine import EngineError
 from .fallback import ENGINES, create_engine, cuda_available, piper_voices_dir
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
@@ -43,11 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to listen: tcp://HOST:PORT, unix://PATH or stdio:// (default: %(default)s)",
     )
     parser.add_argument(
+        "--name",
+        help="name of the TTS program in describe, which Home Assistant titles it by, and of the "
+        "zeroconf service (default: the zeroconf NAME when given, else streamtts)",
+    )
+    parser.add_argument(
         "--zeroconf",
         nargs="?",
-        const=default_name(),
+        const="",
         metavar="NAME",
-        help=f"announce the server to Home Assistant by zeroconf, as NAME (default: {default_name()})",
+        help="announce the server to Home Assistant by zeroconf, as NAME (default: --name, else "
+        f"{default_name()})",
     )
     parser.add_argument(
         "--zeroconf-host",
@@ -303,6 +309,7 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
     speakers = cloned + list(engine.speakers)
     catalog = VoiceCatalog(speakers, languages, engine.attribution, args.default_voice)
     return ServerConfig(
+        name=args.name or args.zeroconf or "streamtts",
         translator=create_translator(args),
         engine=engine,
         catalog=catalog,
@@ -321,7 +328,9 @@ async def main(argv: list[str] | None = None) -> int:
     try:
         config = create_config(args)
         server = AsyncServer.from_uri(args.uri)
-        discovery = create_discovery(args.uri, args.zeroconf, args.zeroconf_host) if args.zeroconf else None
+        discovery = None
+        if args.zeroconf is not None:
+            discovery = create_discovery(args.uri, args.zeroconf or args.name or default_name(), args.zeroconf_host)
     except (EngineError, TranslationError, ValueError) as err:
         _LOGGER.error("Cannot start: %s", err)
         return 2
@@ -366,7 +375,15 @@ async def serve(server: AsyncServer, handler_factory, discovery: Discovery | Non
     if discovery is not None:
         # Only now that connections are accepted: Home Assistant connects at once.
         await discovery.register_server()
-        _LOGGER.info("Announced by zeroconf as %s at %s:%s", discovery.name, discovery.host, discovery.port)
+        if problem := multicast_problem():
+            _LOGGER.warning(
+                "Zeroconf announcement of %s cannot be sent: %s. Home Assistant will not discover this "
+                "server: give this machine an interface with multicast (its LAN interface), announce that "
+                "interface's address with --zeroconf-host, or add the server by hand (port %s)",
+                discovery.name, problem, discovery.port,
+            )  # fmt: skip
+        else:
+            _LOGGER.info("Announced by zeroconf as %s at %s:%s", discovery.name, discovery.host, discovery.port)
     try:
         await stopping.wait()
         _LOGGER.info("Stopping")

@@ -20,6 +20,20 @@ class Discovery(HomeAssistantZeroconf):
         _LOGGER.info("Zeroconf service %s withdrawn", self.name)
 
 
+def multicast_problem() -> str | None:
+    """Why announcements to the mDNS group cannot leave this machine, or None when they can.
+
+    Connecting a UDP socket sends nothing; it fails as zeroconf's own sends would
+    (e.g. `Network is unreachable` on a loopback without a multicast route).
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((MDNS_TARGET_IP, 5353))
+        except OSError as err:
+            return f"no route to the mDNS group {MDNS_TARGET_IP} ({err.strerror or err})"
+    return None
+
+
 def create_discovery(uri: str, name: str, host: str | None) -> Discovery:
     """The announcement for a tcp:// URI (raises ValueError if it cannot be made)."""
     parsed = urlparse(uri)

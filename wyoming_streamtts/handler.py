@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ class ServerConfig:
 
     engine: Engine
     catalog: VoiceCatalog
+    name: str = "streamtts"
     samples_per_chunk: int = 1024
     streaming: bool = True
     max_sentence_chars: int = 250
@@ -54,7 +56,7 @@ class ServerConfig:
     def info(self) -> Info:
         """The answer to `describe`: one TTS program (Home Assistant uses only the first)."""
         program = TtsProgram(
-            name="streamtts",
+            name=self.name,
             description=f"Streaming TTS with {self.engine.description}",
             attribution=ATTRIBUTION,
             installed=True,
@@ -86,6 +88,8 @@ class StreamTtsEventHandler(AsyncEventHandler):
         try:
             # Not asyncio.wait_for: on 3.11 it swallows a cancel that lands as the write completes,
             # and the request the client replaced would play on to its end.
+            if _LOGGER.isEnabledFor(logging.DEBUG):
+                _LOGGER.debug("Event out: %s", describe_event(event))
             async with asyncio.timeout(self.config.write_timeout_s):
                 await super().write_event(event)
             self._last_active = time.monotonic()
@@ -117,6 +121,8 @@ class StreamTtsEventHandler(AsyncEventHandler):
             self.writer.close()
 
     async def handle_event(self, event: Event) -> bool:
+        if _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("Event in: %s", describe_event(event))
         try:
             return await self._handle(event)
         except ConnectionError:
@@ -268,6 +274,23 @@ class StreamTtsEventHandler(AsyncEventHandler):
                 await self._synthesis.cancel()
             else:
                 await self._synthesis.wait()
+
+
+def describe_event(event: Event) -> str:
+    """An event for the debug log: its type and sizes, and the text of text-carrying events (never audio)."""
+    parts = [event.type]
+    if event.data:
+        parts.append(f"data={len(json.dumps(event.data, ensure_ascii=False).encode())} bytes")
+    if event.payload:
+        parts.append(f"payload={len(event.payload)} bytes")
+    if event.type in _TEXT_EVENTS:
+        for key in ("voice", "text", "code"):
+            if key in event.data:
+                parts.append(f"{key}={event.data[key]!r}")
+    return " ".join(parts)
+
+
+_TEXT_EVENTS = {"synthesize", "synthesize-start", "synthesize-chunk", "error"}
 
 
 def _parse(from_event: Callable[[Event], T], event: Event) -> T:

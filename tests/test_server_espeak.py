@@ -181,3 +181,15 @@ async def test_debug_logs_every_event_in_and_out_without_audio(start_server):
     chunk_lines = [line for line in log.splitlines() if "Event out: audio-chunk" in line]
     assert len(chunk_lines) == len(reply.chunks)
     assert all(line.endswith(f"payload={len(chunk.audio)} bytes") for line, chunk in zip(chunk_lines, reply.chunks, strict=True))
+
+
+async def test_a_request_naming_no_voice_is_spoken_in_the_language_of_its_text(server):
+    # An automation's tts.speak with `language: de` and no voice reaches the server with neither.
+    reply = await stream_request(server.port, "Die Waschmaschine ist fertig. Bitte die Wäsche aufhängen.", None, 7)
+    assert_well_formed(reply, streaming=True)
+    await wait_for_log(server, "Spoke voice=de/ana language=de engine=espeak", timeout=10)
+    assert_well_formed(await one_shot(server.port, "Le dîner est prêt, venez manger."), streaming=False)
+    await wait_for_log(server, "Spoke voice=fr/ana language=fr engine=espeak", timeout=10)
+    # A voice named is a voice obeyed, whatever the text's language.
+    assert_well_formed(await one_shot(server.port, "Die Waschmaschine ist fertig.", "en/default"), streaming=False)
+    await wait_for_log(server, "Spoke voice=en/default language=en engine=espeak", timeout=10)

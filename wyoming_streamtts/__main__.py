@@ -15,6 +15,7 @@ from wyoming.server import AsyncServer, AsyncStdioServer
 from . import __version__
 from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_S, Connections
 from .discovery import Discovery, create_discovery, default_name, multicast_problem
+from .detection import create_detector
 from .engine import EngineError
 from .fallback import ENGINES, create_engine, cuda_available, piper_voices_dir
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
@@ -311,6 +312,7 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
         name=args.name or args.zeroconf or "streamtts",
         translator=create_translator(args),
+        detector=create_detector(catalog.languages) if len(catalog.languages) > 1 else None,
         engine=engine,
         catalog=catalog,
         samples_per_chunk=args.samples_per_chunk,

@@ -24,11 +24,12 @@ from wyoming.tts import (
 
 from . import __version__
 from .connections import Connections
+from .detection import LanguageDetector
 from .engine import Engine
 from .splitter import SentenceSplitter, split_sentences
 from .synthesis import Synthesis
 from .translation import Translator
-from .voices import VoiceCatalog, VoiceNotFoundError
+from .voices import Voice, VoiceCatalog, VoiceNotFoundError
 from .wire import EventLimits, ProtocolError, read_event
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class ServerConfig:
     write_timeout_s: float = 30.0
     limits: EventLimits = field(default_factory=EventLimits)
     translator: Translator | None = None
+    detector: LanguageDetector | None = None
+    """Picks the voice for requests that name none, from the text's language."""
 
     def info(self) -> Info:
         """The answer to `describe`: one TTS program (Home Assistant uses only the first)."""
@@ -232,6 +235,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
         except VoiceNotFoundError as err:
             await self._error(str(err), "voice-not-found")
             return None
+        names_none = requested is None or not (requested.name or requested.language)
         self._synthesis = Synthesis(
             self.config.engine,
             voice,
@@ -239,8 +243,17 @@ class StreamTtsEventHandler(AsyncEventHandler):
             self.write_event,
             streaming,
             self.config.translator,
+            self._voice_for_text if names_none and self.config.detector is not None else None,
         )
         return self._synthesis
+
+    def _voice_for_text(self, text: str) -> Voice:
+        """The default voice of the text's language (Home Assistant keeps an automation's language to itself)."""
+        assert self.config.detector is not None
+        detected = self.config.detector.detect(text)
+        voice = (self.config.catalog.default_for(detected) if detected else None) or self.config.catalog.default
+        _LOGGER.debug("Request names no voice; text detected as %s: speaking with %s", detected, voice.name)
+        return voice
 
     async def _close_if_failed(self, synthesis: Synthesis) -> None:
         # After a failed one-shot request the connection is closed, so Home

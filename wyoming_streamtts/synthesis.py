@@ -39,11 +39,13 @@ class Synthesis:
         write_event: WriteEvent,
         streaming: bool,
         translator: Translator | None = None,
+        choose_voice: Callable[[str], Voice] | None = None,
     ) -> None:
         self.engine = engine
         self.translator = translator
         self.voice = voice
         self.streaming = streaming
+        self._choose_voice = choose_voice  # picks the voice from the first sentence's language
         self.failed = False
         self._write_event = write_event
         self._framer = PcmFramer(samples_per_chunk)
@@ -149,6 +151,12 @@ class Synthesis:
         try:
             while (sentence := await self._sentences.get()) is not _END:
                 number += 1
+                if self._choose_voice is not None:
+                    # The request named no voice: the text's language picks one, and it needs no translating.
+                    loop = asyncio.get_running_loop()
+                    self.voice = await loop.run_in_executor(None, self._choose_voice, sentence)
+                    self._choose_voice = None
+                    self.translator = None
                 if self.translator is not None:
                     _LOGGER.debug("Translating sentence %d", number)
                     sentence = await self.translator.translate(sentence, self.voice.language)

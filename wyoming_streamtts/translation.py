@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
+from .detection import LanguageDetector
 from .languages import LANGUAGES, normalize_language
 
 _LOGGER = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ class Translator:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="translate")
-        self._detector = _build_detector() if source == "auto" else None
+        self._detector = LanguageDetector(LANGUAGES) if source == "auto" else None
         self.translated = 0
         self.cache_hits = 0
 
@@ -160,7 +161,7 @@ class Translator:
         loop = asyncio.get_running_loop()
         source = self.source
         if self._detector is not None:
-            source = await loop.run_in_executor(self._executor, self._detect, text)
+            source = await loop.run_in_executor(self._executor, self._detector.detect, text)
         if source is None or source == target:
             return text
         key = (text, source, target)
@@ -179,19 +180,6 @@ class Translator:
             self._cache.popitem(last=False)
         return result
 
-    def _detect(self, text: str) -> str | None:
-        language = self._detector.detect_language_of(text)
-        if language is None:
-            return None
-        code = language.iso_code_639_1.name.lower()
-        return "zh-cn" if code == "zh" else code
-
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-
-def _build_detector():
-    from lingua import IsoCode639_1, LanguageDetectorBuilder  # noqa: PLC0415
-
-    codes = [getattr(IsoCode639_1, code.split("-")[0].upper()) for code in LANGUAGES]
-    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()

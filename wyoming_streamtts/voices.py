@@ -155,11 +155,16 @@ class VoiceCatalog:
             language = normalize_language(requested.language or "")
         except UnknownLanguageError as err:
             raise VoiceNotFoundError(str(err)) from err
-        in_language = [voice for voice in self.voices if voice.language == language]
-        if not in_language:
+        voice = self.default_for(language)
+        if voice is None:
             raise VoiceNotFoundError(f"No voice speaks language {requested.language!r}")
+        return voice
+
+    def default_for(self, language: str) -> Voice | None:
+        """The default speaker in this language, else the first voice that speaks it."""
+        in_language = [voice for voice in self.voices if voice.language == language]
         preferred = Voice(language, self.default.speaker)
-        return preferred if preferred in in_language else in_language[0]
+        return preferred if preferred in in_language else next(iter(in_language), None)
 
     def tts_voices(self, version: str) -> list[TtsVoice]:
         """The voices as the `info` event lists them."""

@@ -121,6 +121,7 @@ class Reply:
 
     events: list[Event] = field(default_factory=list)
     first_chunk_at: float | None = None  # time.monotonic() when the first audio-chunk arrived
+    cut_off: bool = False  # the connection broke off inside an event: how a failed stream ends
 
     @property
     def types(self) -> list[str]:
@@ -149,11 +150,15 @@ class Reply:
 
 async def read_reply(client: AsyncTcpClient, streaming: bool, timeout: float = 60.0) -> Reply:
     """Read until the end of one answer: audio-stop (one-shot), synthesize-stopped
-    (streaming), or the server closing the connection."""
+    (streaming), or the server closing the connection (inside an event: cut_off)."""
     reply = Reply()
     end = SynthesizeStopped if streaming else AudioStop
     while True:
-        event = await asyncio.wait_for(client.read_event(), timeout)
+        try:
+            event = await asyncio.wait_for(client.read_event(), timeout)
+        except asyncio.IncompleteReadError:
+            reply.cut_off = True
+            return reply
         if event is None:
             return reply
         reply.events.append(event)

@@ -126,7 +126,7 @@ async def test_unknown_voice_in_streaming_ends_the_stream(server):
         await client.write_event(SynthesizeChunk(text="Hello there.").event())
         await client.write_event(SynthesizeStop().event())
         reply = await read_reply(client, streaming=True)
-    assert reply.types == ["error", "synthesize-stopped"]
+    assert reply.types == ["error"] and reply.cut_off  # see test_home_assistant_failures
 
 
 async def test_language_only_request_uses_that_language(server):

@@ -22,7 +22,10 @@ async def stopped_while_ending(streaming: bool, stop) -> list[str]:
             ending.set()
             await asyncio.sleep(0.2)  # a client slow to take it: the write is still under way
 
-    synthesis = Synthesis(EspeakEngine(), Voice("en", "default"), 1024, write, streaming=streaming)
+    async def end_failed() -> None:
+        written.append("(failed end)")
+
+    synthesis = Synthesis(EspeakEngine(), Voice("en", "default"), 1024, write, streaming, end_failed)
     synthesis.add("Good night.")
     synthesis.finish()
     await asyncio.wait_for(ending.wait(), 30)

@@ -18,7 +18,6 @@ from wyoming.tts import (
     SynthesizeChunk,
     SynthesizeStart,
     SynthesizeStop,
-    SynthesizeStopped,
     SynthesizeVoice,
 )
 
@@ -85,9 +84,12 @@ class StreamTtsEventHandler(AsyncEventHandler):
         self._watcher: asyncio.Task | None = None  # closes the connection after a failed one-shot
         self._stream_chars = 0
         self._last_active = time.monotonic()  # last event read or written
+        self._write_closed = False  # a failed stream has ended the answer: see end_failed_stream
 
     async def write_event(self, event: Event) -> None:
         """Write, or drop a client that has stopped reading (its server memory stays bounded)."""
+        if self._write_closed:
+            raise ConnectionResetError("this connection's answer has ended")
         try:
             # Not asyncio.wait_for: on 3.11 it swallows a cancel that lands as the write completes,
             # and the request the client replaced would play on to its end.
@@ -126,6 +128,8 @@ class StreamTtsEventHandler(AsyncEventHandler):
     async def handle_event(self, event: Event) -> bool:
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("Event in: %s", describe_event(event))
+        if self._write_closed:
+            return True  # after a failed stream's end: read and dropped until the client closes
         try:
             return await self._handle(event)
         except ConnectionError:
@@ -193,8 +197,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
         self._splitter = SentenceSplitter(self.config.max_sentence_chars)
         self._stream_chars = 0
         if await self._begin(voice, streaming=True) is None:
-            # The stream ends here; its chunks are ignored until synthesize-stop.
-            await self.write_event(SynthesizeStopped().event())
+            await self.end_failed_stream()
         return True
 
     async def _stream_chunk(self, text: str) -> bool:
@@ -207,7 +210,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
         if self._stream_chars > self.config.max_text_chars:
             await self._cancel_running()
             await self._too_long(self._stream_chars)
-            await self.write_event(SynthesizeStopped().event())
+            await self.end_failed_stream()
             return True
         for sentence in self._splitter.feed(text):
             self._add(sentence)
@@ -242,6 +245,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
             self.config.samples_per_chunk,
             self.write_event,
             streaming,
+            self.end_failed_stream,
             self.config.translator,
             self._voice_for_text if names_none and self.config.detector is not None else None,
         )
@@ -254,6 +258,29 @@ class StreamTtsEventHandler(AsyncEventHandler):
         voice = (self.config.catalog.default_for(detected) if detected else None) or self.config.catalog.default
         _LOGGER.debug("Request names no voice; text detected as %s: speaking with %s", detected, voice.name)
         return voice
+
+    async def end_failed_stream(self) -> None:
+        """End a failed streaming request (its `error` is sent) so that no Home Assistant keeps it.
+
+        Home Assistant 2025.7 to 2026.10 ignore `error` in a streaming answer and cache
+        whatever audio came before `synthesize-stopped`, even none, then serve that for every
+        identical request. The only ending that makes them drop the answer is a connection
+        that breaks off inside an event (their reader raises IncompleteReadError, which they
+        do not catch). So the stream's `synthesize-stopped` is cut off after its header, and
+        the connection is closed. Newer versions stop at the `error` and never read this far.
+        """
+        _LOGGER.debug("Event out: synthesize-stopped, cut off after its header")
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            self.writer.write(_CUT_OFF_STOPPED)
+            async with asyncio.timeout(self.config.write_timeout_s):
+                await self.writer.drain()
+            if self.writer.can_write_eof():
+                # Half-close, and read on until the client closes: closing with its text still unread
+                # would reset the connection, and the cut-off header would be lost with it.
+                self.writer.write_eof()
+                self._write_closed = True
+                return
+        await self.stop()
 
     async def _close_if_failed(self, synthesis: Synthesis) -> None:
         # After a failed one-shot request the connection is closed, so Home
@@ -287,6 +314,10 @@ class StreamTtsEventHandler(AsyncEventHandler):
                 await self._synthesis.cancel()
             else:
                 await self._synthesis.wait()
+
+
+# The header of a synthesize-stopped whose announced data never comes.
+_CUT_OFF_STOPPED = b'{"type": "synthesize-stopped", "data_length": 2}\n'
 
 
 def describe_event(event: Event) -> str:

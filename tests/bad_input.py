@@ -3,6 +3,7 @@
 Shared by the robustness tests and the benchmark that times the answers.
 """
 
+import asyncio
 import json
 import socket
 import time
@@ -83,3 +84,25 @@ def send_raw(port: int, raw: bytes, timeout: float = 5.0, half_close: bool = Fal
     while (event := read_event(stream)) is not None:
         events.append(event)
     return Exchange(events, closed, seconds)
+
+
+# About 15 s of speech: more audio than a pipe and a stream buffer hold unread.
+LONG_SENTENCE = (
+    "The kitchen lights are on, the door is locked, the washing machine has finished its long cycle, and the "
+    "dryer still needs another forty minutes, so please hang up the laundry before dinner, thank you. "
+)
+
+
+async def abandon(port: int, reset: bool, streaming: bool) -> None:
+    """A request, and the client gone 10 ms later without reading a byte (FIN, or RST)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    if streaming:
+        writer.write(header({"type": "synthesize-start"}) + header({"type": "synthesize-chunk"},
+                     json.dumps({"text": LONG_SENTENCE * 4}).encode()))  # fmt: skip
+    else:
+        writer.write(header({"type": "synthesize"}, json.dumps({"text": LONG_SENTENCE * 4}).encode()))
+    await writer.drain()
+    await asyncio.sleep(0.01)
+    if reset:
+        writer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+    writer.close()

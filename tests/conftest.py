@@ -88,6 +88,10 @@ class ServerProcess:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
 
+    def open_fds(self) -> int:
+        """The server's open file descriptors now."""
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

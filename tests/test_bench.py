@@ -23,5 +23,10 @@ def test_quick_bench_writes_results():
     reliability = results["reliability"]
     assert [(row["engine"], row["requests"], row["clients"]) for row in reliability["load"]] == [("espeak", 100, 20)]
     assert reliability["bad_input"]["cases"] >= 10 and reliability["slow_reader"]["dropped"]
+    hardening = results["hardening"]
+    assert set(hardening["splitter"]["median_s"]) >= {"initials", "abbreviations"}
+    assert hardening["describe"]["voices"] == 17 * 301 and hardening["describe"]["alone_p50_s"] > 0
+    assert hardening["abandoned"]["requests"] == 40 and hardening["abandoned"]["after"]["fds"] > 0
+    assert "abandoned requests: fds" in result.stdout
     assert (REPO / "bench" / "results" / "quick.png").read_bytes()[:4] == b"\x89PNG"
     assert "| espeak |" in result.stdout

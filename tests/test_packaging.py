@@ -20,7 +20,8 @@ def test_systemd_unit_verifies_cleanly(tmp_path):
     assert result.returncode == 0
     assert result.stdout + result.stderr == ""  # no warnings either (an unknown key only warns)
     for setting in ("User=wyoming-streamtts", "Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict",
-                    "PrivateTmp=yes", "ReadWritePaths=", "EnvironmentFile=", "SupplementaryGroups=video render"):  # fmt: skip
+                    "PrivateTmp=yes", "ReadWritePaths=", "EnvironmentFile=", "SupplementaryGroups=video render",
+                    "ExecReload=/bin/kill -HUP $MAINPID"):  # fmt: skip
         assert setting in unit
 
 

@@ -7,31 +7,33 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
-from wyoming.server import AsyncServer, AsyncStdioServer
+from wyoming.server import AsyncServer, AsyncStdioServer, HandlerFactory
 
 from . import __version__
-from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_S, Connections
+from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_S, Connections, serve_stdio
 from .discovery import Discovery, create_discovery, default_name, multicast_problem
 from .detection import create_detector
-from .engine import EngineError
-from .fallback import ENGINES, create_engine, cuda_available, piper_voices_dir
+from .engine import Engine, EngineError
+from .fallback import ENGINES, create_engine, cuda_available, data_dir, piper_voices_dir
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
 from .languages import LANGUAGES, normalize_language
 from .splitter import DEFAULT_MAX_CHARS
 from .translation import DEFAULT_MODEL as DEFAULT_NLLB_MODEL
 from .translation import TranslationError, Translator
-from .voices import VoiceCatalog, find_speakers
-from .wire import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_EVENT_BYTES, DEFAULT_READ_TIMEOUT_S, EventLimits
+from .voices import Speaker, VoiceCatalog, find_speakers
+from .wire import (
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_READ_TIMEOUT_S,
+    DEFAULT_STREAM_IDLE_TIMEOUT_S,
+    EventLimits,
+)
 
 _LOGGER = logging.getLogger("wyoming_streamtts")
-
-def _default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "wyoming-streamtts"
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -135,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
         "idle-timeout error and is closed; 0 never closes it (default: %(default)s)",
     )
     limits.add_argument(
+        "--stream-idle-timeout",
+        type=float,
+        default=DEFAULT_STREAM_IDLE_TIMEOUT_S,
+        help="seconds an open stream (synthesize-start) may go without text before it ends with a "
+        "stream-idle-timeout error and the connection is closed; 0 never ends it (default: %(default)s)",
+    )
+    limits.add_argument(
         "--write-timeout",
         type=float,
         default=30.0,
@@ -221,9 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     xtts.add_argument(
         "--data-dir",
         type=Path,
-        default=_default_data_dir(),
         help="where downloaded models, converted NLLB models and the latent cache live "
-        "(default: %(default)s)",
+        "(default: $XDG_DATA_HOME/wyoming-streamtts, else ~/.local/share/wyoming-streamtts)",
     )
     xtts.add_argument(
         "--cache-dir",
@@ -270,7 +278,11 @@ def create_translator(args: argparse.Namespace) -> Translator | None:
     except ImportError as err:
         raise TranslationError(f"Translation needs the [translate] extra: {err}") from err
     device = "cuda" if args.device in ("auto", "cuda") and cuda_available() else "cpu"
-    backend = create_backend(args.translator, args.nllb_model, device, args.download, args.data_dir)
+    try:
+        folder = data_dir(args)
+    except EngineError as err:
+        raise TranslationError(str(err)) from err
+    backend = create_backend(args.translator, args.nllb_model, device, args.download, folder)
     _LOGGER.info("Translating from %s with %s on %s", args.source_language, args.translator, device)
     return Translator(backend, args.source_language, args.translation_cache)
 
@@ -294,8 +306,8 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         raise ValueError("--max-text-chars, --max-connections, --read-timeout and --write-timeout must be positive")
     if args.max_event_bytes < 1024:
         raise ValueError("--max-event-bytes must be at least 1024")
-    if min(args.shutdown_grace, args.idle_timeout) < 0:
-        raise ValueError("--shutdown-grace and --idle-timeout must not be negative")
+    if min(args.shutdown_grace, args.idle_timeout, args.stream_idle_timeout) < 0:
+        raise ValueError("--shutdown-grace, --idle-timeout and --stream-idle-timeout must not be negative")
     if args.stream_chunk_size < 1:
         raise ValueError("--stream-chunk-size must be at least 1")
     if args.source_language != "auto":
@@ -304,11 +316,7 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         download_piper_voice(name, piper_voices_dir(args))
     cloned = find_speakers(args.voices_dir)
     engine = create_engine(args, cloned)
-    languages = set(engine.languages)
-    if args.language:
-        languages &= {normalize_language(tag) for tag in args.language}
-    speakers = cloned + list(engine.speakers)
-    catalog = VoiceCatalog(speakers, languages, engine.attribution, args.default_voice)
+    catalog = build_catalog(args, engine, cloned)
     return ServerConfig(
         name=args.name or args.zeroconf or "streamtts",
         translator=create_translator(args),
@@ -320,8 +328,35 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         max_sentence_chars=args.max_sentence_chars,
         max_text_chars=args.max_text_chars,
         write_timeout_s=args.write_timeout,
-        limits=EventLimits(args.max_event_bytes, args.read_timeout, args.idle_timeout),
+        limits=EventLimits(args.max_event_bytes, args.read_timeout, args.idle_timeout, args.stream_idle_timeout),
     )
+
+
+def build_catalog(args: argparse.Namespace, engine: Engine, cloned: list[Speaker]) -> VoiceCatalog:
+    """The voices: the cloned speakers and the engine's own, in the languages asked for (raises ValueError)."""
+    languages = set(engine.languages)
+    if args.language:
+        languages &= {normalize_language(tag) for tag in args.language}
+    return VoiceCatalog(cloned + list(engine.speakers), languages, engine.attribution, args.default_voice)
+
+
+async def reload_voices(args: argparse.Namespace, config: ServerConfig) -> None:
+    """SIGHUP: read the voices folder again. Running requests keep the voice they have."""
+    cloned = await asyncio.to_thread(find_speakers, args.voices_dir)
+    try:
+        catalog = build_catalog(args, config.engine, cloned)
+    except ValueError as err:
+        _LOGGER.error("Voices not reloaded, the old ones stay: %s", err)
+        return
+    answer = await asyncio.to_thread(config.answer_for, catalog)
+    await config.engine.update_voices(cloned)
+    before, after = set(config.catalog.speakers), set(catalog.speakers)
+    config.catalog, config.describe_answer = catalog, answer
+    _LOGGER.info(
+        "Voices reloaded from %s: %d voices; added %s; removed %s",
+        args.voices_dir, len(catalog.voices), ", ".join(sorted(after - before)) or "none",
+        ", ".join(sorted(before - after)) or "none",
+    )  # fmt: skip
 
 
 async def main(argv: list[str] | None = None) -> int:
@@ -346,12 +381,12 @@ async def main(argv: list[str] | None = None) -> int:
     )
     await config.engine.start()
     connections = Connections(args.max_connections)
-    handler_factory = partial(StreamTtsEventHandler, config, config.info().event(), connections)
+    handler_factory = partial(StreamTtsEventHandler, config, connections)
     try:
         if isinstance(server, AsyncStdioServer):
-            await server.run(handler_factory)
+            await serve_stdio(handler_factory)
         else:
-            await serve(server, handler_factory, discovery, args.uri)
+            await serve(server, handler_factory, discovery, args.uri, partial(reload_voices, args, config))
             # Announcement withdrawn; running requests get the grace period, then all close.
             await connections.drain(args.shutdown_grace)
             await server.stop()
@@ -365,15 +400,29 @@ async def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-async def serve(server: AsyncServer, handler_factory, discovery: Discovery | None, uri: str) -> None:
-    """Listen, then announce; on SIGTERM or Ctrl-C withdraw the announcement and return."""
+async def serve(
+    server: AsyncServer,
+    handler_factory: HandlerFactory,
+    discovery: Discovery | None,
+    uri: str,
+    reload: Callable[[], Awaitable[None]],
+) -> None:
+    """Listen, then announce; on SIGHUP reload the voices; on SIGTERM or Ctrl-C withdraw
+    the announcement and return."""
     await server.start(handler_factory)
     _LOGGER.info("Listening on %s (by %s)", uri, ATTRIBUTION.name)
     stopping = asyncio.Event()
+    reloads: set[asyncio.Task] = set()
+
+    def on_hangup() -> None:
+        task = asyncio.create_task(reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stopping.set)
+    for signum, action in ((signal.SIGTERM, stopping.set), (signal.SIGINT, stopping.set), (signal.SIGHUP, on_hangup)):
+        with contextlib.suppress(NotImplementedError, AttributeError):  # no SIGHUP on Windows
+            loop.add_signal_handler(signum, action)
     if discovery is not None:
         # Only now that connections are accepted: Home Assistant connects at once.
         await discovery.register_server()

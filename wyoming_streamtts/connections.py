@@ -1,8 +1,11 @@
-"""The open client connections: how many may be open, and how they end at shutdown."""
+"""The open client connections: how many may be open, how they end at shutdown, and stdio."""
 
 import asyncio
 import logging
 from typing import Protocol
+
+from wyoming.event import async_get_stdin, async_get_stdout
+from wyoming.server import HandlerFactory
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,3 +61,13 @@ class Connections:
         if unfinished:
             _LOGGER.warning("Ending %d requests that did not finish in %g s", len(unfinished), grace_s)
             await asyncio.gather(*(c.abort("The server is shutting down", "server-stopping") for c in unfinished))
+
+
+async def serve_stdio(handler_factory: HandlerFactory) -> None:
+    """stdio://: one connection on stdin and stdout, run as a socket's is.
+
+    wyoming's AsyncStdioServer calls handle_event itself, never the handler's run: none of
+    the limits applied, and a request was dropped unanswered as soon as stdin ended.
+    """
+    handler = handler_factory(await async_get_stdin(), await async_get_stdout())
+    await handler.run()

@@ -51,6 +51,9 @@ class Engine(ABC):
         iterator early stops the work at the next chunk.
         """
 
+    async def update_voices(self, cloned: list["Speaker"]) -> None:
+        """The voices folder was read again: these are the cloned speakers now."""
+
     async def close(self) -> None:
         """Release what the engine holds (models, processes, threads)."""
 

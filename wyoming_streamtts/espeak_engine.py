@@ -67,4 +67,6 @@ class EspeakEngine(Engine):
         finally:
             if process.returncode is None:
                 process.kill()
-                await process.wait()
+            # Read both pipes to their end: a pipe left holding audio nobody read (a client that
+            # went away) has its reading paused, and stays open, with the audio, after espeak is gone.
+            await process.communicate()

@@ -70,6 +70,10 @@ class FallbackEngine(Engine):
                     "%s failed before speaking (%s); falling back to %s", engine.name, err, candidates[position + 1].name
                 )
 
+    async def update_voices(self, cloned: list[Speaker]) -> None:
+        for engine in self.chain:
+            await engine.update_voices(cloned)
+
     def _available(self, engine: Engine) -> bool:
         failed_at = self._failed_at.get(engine.name)
         return failed_at is None or time.monotonic() - failed_at > self.retry_after_s
@@ -126,12 +130,12 @@ def _build_engine(name: str, args: argparse.Namespace, cloned: list[Speaker]) ->
                 f"The xtts engine needs the [xtts] extra (pip install 'wyoming-streamtts[xtts]'): {err}"
             ) from err
         agreed = args.agree_coqui_license or os.environ.get("COQUI_TOS_AGREED") == "1"
-        model_dir = resolve_model_dir(args.xtts_model, args.data_dir, args.download, agreed)
+        model_dir = resolve_model_dir(args.xtts_model, data_dir(args), args.download, agreed)
         return XttsEngine(
             model_dir,
             pick_device(args.device),
             cloned,
-            args.cache_dir or args.data_dir / "latents",
+            args.cache_dir or data_dir(args) / "latents",
             stream_chunk_size=args.stream_chunk_size,
             deepspeed=args.deepspeed,
         )
@@ -151,7 +155,21 @@ def _build_engine(name: str, args: argparse.Namespace, cloned: list[Speaker]) ->
 
 
 def piper_voices_dir(args: argparse.Namespace) -> Path:
-    return args.piper_voices or args.data_dir / "piper"
+    return args.piper_voices or data_dir(args) / "piper"
+
+
+def data_dir(args: argparse.Namespace) -> Path:
+    """--data-dir, else the user's data folder; worked out only when needed, as a service
+    user may have no home (raises EngineError then)."""
+    if args.data_dir is not None:
+        return args.data_dir
+    base = os.environ.get("XDG_DATA_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".local" / "share")
+        except RuntimeError as err:
+            raise EngineError("there is no home directory to keep models and caches in: pass --data-dir") from err
+    return Path(base) / "wyoming-streamtts"
 
 
 def cuda_available() -> bool:

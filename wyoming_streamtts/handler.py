@@ -2,15 +2,16 @@
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from wyoming.error import Error
-from wyoming.event import Event
+from wyoming.event import Event, write_event
 from wyoming.info import Attribution, Describe, Info, TtsProgram
 from wyoming.server import AsyncEventHandler
 from wyoming.tts import (
@@ -29,7 +30,7 @@ from .splitter import SentenceSplitter, split_sentences
 from .synthesis import Synthesis
 from .translation import Translator
 from .voices import Voice, VoiceCatalog, VoiceNotFoundError
-from .wire import EventLimits, ProtocolError, read_event
+from .wire import Deadline, EventLimits, ProtocolError, clip, read_event
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -55,7 +56,20 @@ class ServerConfig:
     detector: LanguageDetector | None = None
     """Picks the voice for requests that name none, from the text's language."""
 
-    def info(self) -> Info:
+    describe_answer: bytes = field(init=False, repr=False)
+    """The `info` event as it goes on the wire: built once per voice list, since with
+    thousands of recordings it is megabytes (serialising it per `describe` took 365 ms)."""
+
+    def __post_init__(self) -> None:
+        self.describe_answer = self.answer_for(self.catalog)
+
+    def answer_for(self, catalog: VoiceCatalog) -> bytes:
+        """The describe answer with these voices (slow for many voices: run it off the loop)."""
+        wire = io.BytesIO()
+        write_event(self.info(catalog).event(), wire)
+        return wire.getvalue()
+
+    def info(self, catalog: VoiceCatalog) -> Info:
         """The answer to `describe`: one TTS program (Home Assistant uses only the first)."""
         program = TtsProgram(
             name=self.name,
@@ -63,7 +77,7 @@ class ServerConfig:
             attribution=ATTRIBUTION,
             installed=True,
             version=__version__,
-            voices=self.catalog.tts_voices(__version__),
+            voices=catalog.tts_voices(__version__),
             supports_synthesize_streaming=self.streaming,
         )
         return Info(tts=[program])
@@ -73,30 +87,41 @@ class StreamTtsEventHandler(AsyncEventHandler):
     """Answers describe, one-shot synthesize and streaming synthesize."""
 
     def __init__(
-        self, config: ServerConfig, info_event: Event, connections: Connections, *args, **kwargs
+        self, config: ServerConfig, connections: Connections, *args, **kwargs
     ) -> None:
         super().__init__(*args, **kwargs)
         self.config = config
         self.connections = connections
-        self._info_event = info_event
         self._synthesis: Synthesis | None = None
         self._splitter: SentenceSplitter | None = None  # set while a streaming request is open
         self._watcher: asyncio.Task | None = None  # closes the connection after a failed one-shot
         self._stream_chars = 0
         self._last_active = time.monotonic()  # last event read or written
         self._write_closed = False  # a failed stream has ended the answer: see end_failed_stream
+        self._last_text = time.monotonic()  # when the open stream last received text
 
     async def write_event(self, event: Event) -> None:
         """Write, or drop a client that has stopped reading (its server memory stays bounded)."""
         if self._write_closed:
             raise ConnectionResetError("this connection's answer has ended")
+        if _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("Event out: %s", describe_event(event))
+        await self._timed(super().write_event(event))
+
+    async def _write_describe_answer(self) -> None:
+        answer = self.config.describe_answer
+        if self._write_closed:
+            raise ConnectionResetError("this connection's answer has ended")
+        _LOGGER.debug("Event out: info, %d bytes", len(answer))
+        self.writer.write(answer)
+        await self._timed(self.writer.drain())
+
+    async def _timed(self, write: Awaitable[None]) -> None:
         try:
             # Not asyncio.wait_for: on 3.11 it swallows a cancel that lands as the write completes,
             # and the request the client replaced would play on to its end.
-            if _LOGGER.isEnabledFor(logging.DEBUG):
-                _LOGGER.debug("Event out: %s", describe_event(event))
             async with asyncio.timeout(self.config.write_timeout_s):
-                await super().write_event(event)
+                await write
             self._last_active = time.monotonic()
         except TimeoutError:
             _LOGGER.warning("Client stopped reading for %.0f s; dropping it", self.config.write_timeout_s)
@@ -110,14 +135,17 @@ class StreamTtsEventHandler(AsyncEventHandler):
             if refused is not None:
                 await self._error(*refused)
                 return
-            while (event := await read_event(self.reader, self.config.limits, self._active_at)) is not None:
+            while (event := await read_event(self.reader, self.config.limits, self._deadline)) is not None:
                 self._last_active = time.monotonic()
                 if not await self.handle_event(event):
                     break
         except ProtocolError as err:
             # The rest of the stream cannot be trusted: say why, then close.
             with contextlib.suppress(ConnectionError):
-                await self._error(str(err), err.code)
+                if err.code == "stream-idle-timeout" and self.busy:
+                    await self.abort(str(err), err.code)  # ends as a failed stream
+                else:
+                    await self._error(str(err), err.code)
         except ConnectionError:
             pass  # the client is gone
         finally:
@@ -135,9 +163,26 @@ class StreamTtsEventHandler(AsyncEventHandler):
         except ConnectionError:
             return False  # the client is gone
 
-    def _active_at(self) -> float:
-        # A running request keeps the connection in use, however long the client is silent (an LLM thinking).
-        return time.monotonic() if self.busy else self._last_active
+    def _deadline(self) -> Deadline | None:
+        """By when the client must send its next event, and what it is told if it does not."""
+        limits = self.config.limits
+        if self._splitter is not None:
+            # An open stream waits for an LLM's text, but not for ever: a silent one would hold a place.
+            if not limits.stream_idle_timeout_s:
+                return None
+            return Deadline(
+                self._last_text + limits.stream_idle_timeout_s,
+                f"No text for {limits.stream_idle_timeout_s:g} s in an open stream (--stream-idle-timeout)",
+                "stream-idle-timeout",
+            )
+        # A running request keeps the connection in use, however long the client is silent.
+        if self.busy or not limits.idle_timeout_s:
+            return None
+        return Deadline(
+            self._last_active + limits.idle_timeout_s,
+            f"Nothing asked for {limits.idle_timeout_s:g} s (--idle-timeout)",
+            "idle-timeout",
+        )
 
     @property
     def busy(self) -> bool:
@@ -153,7 +198,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
 
     async def _handle(self, event: Event) -> bool:
         if Describe.is_type(event.type):
-            await self.write_event(self._info_event)
+            await self._write_describe_answer()
             return True
         if Synthesize.is_type(event.type):
             if self._splitter is not None:
@@ -196,6 +241,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
         await self._cancel_running()
         self._splitter = SentenceSplitter(self.config.max_sentence_chars)
         self._stream_chars = 0
+        self._last_text = time.monotonic()
         if await self._begin(voice, streaming=True) is None:
             await self.end_failed_stream()
         return True
@@ -206,6 +252,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
             return True
         if self._stream_chars > self.config.max_text_chars:
             return True  # already refused: the rest of this stream is dropped unread
+        self._last_text = time.monotonic()
         self._stream_chars += len(text)
         if self._stream_chars > self.config.max_text_chars:
             await self._cancel_running()
@@ -302,6 +349,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
         )
 
     async def _error(self, text: str, code: str) -> None:
+        text = clip(text, 2000)  # client strings in it are cut already; this is the safety net
         _LOGGER.warning("Request refused (%s): %s", code, text)
         await self.write_event(Error(text=text, code=code).event())
 
@@ -322,7 +370,7 @@ _CUT_OFF_STOPPED = b'{"type": "synthesize-stopped", "data_length": 2}\n'
 
 def describe_event(event: Event) -> str:
     """An event for the debug log: its type and sizes, and the text of text-carrying events (never audio)."""
-    parts = [event.type]
+    parts = [clip(event.type)]
     if event.data:
         parts.append(f"data={len(json.dumps(event.data, ensure_ascii=False).encode())} bytes")
     if event.payload:

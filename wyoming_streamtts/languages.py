@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from .wire import clip
+
 
 @dataclass(frozen=True)
 class Language:
@@ -66,5 +68,5 @@ def normalize_language(tag: str) -> str:
     if base in LANGUAGES:
         return base
     raise UnknownLanguageError(
-        f"Language {tag!r} is not supported; use one of {', '.join(LANGUAGES)}"
+        f"Language {clip(tag)!r} is not supported; use one of {', '.join(LANGUAGES)}"
     )

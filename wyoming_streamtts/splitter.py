@@ -4,7 +4,10 @@ Sentences are the unit of work: each is spoken as soon as it is complete in the
 incoming text, so audio starts after the first sentence, not after the text.
 """
 
+import logging
 import re
+
+_LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHARS = 250
 
@@ -15,8 +18,9 @@ _CANDIDATE = re.compile(rf"[.!?…]+[{_CLOSERS}]*|[。！？]+[{_CLOSERS}]*|\n")
 _CLAUSE_CUT = re.compile(r"[,;:，、；：]\s")
 _SPACES = re.compile(r"\s+")
 # Control characters that are not white space (NUL, BEL, ESC...): nothing to say, and NUL
-# would even cut espeak's text short.
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+# would even cut espeak's text short. U+FFFD stands where a lone surrogate was.
+_UNSPEAKABLE = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ufffd]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 # Words that end with a period without ending the sentence.
 _ABBREVIATIONS = frozenset(
@@ -26,9 +30,14 @@ _ABBREVIATIONS = frozenset(
 )
 
 
-def _is_abbreviation(text_before: str) -> bool:
-    """True when the word in front of a period is an abbreviation or an initial."""
-    match = re.search(r"(\S+)$", text_before)
+# No abbreviation or initial is longer than this: a period's word is looked for this far back only,
+# so that each period costs the same however long the text before it (a text of "J. " x 4000 was quadratic).
+_LONGEST_WORD = 32
+
+
+def _is_abbreviation(text: str, period: int, start: int) -> bool:
+    """True when the word in front of the period at `period` is an abbreviation or an initial."""
+    match = re.search(r"(\S+)$", text[max(start, period - _LONGEST_WORD) : period])
     if match is None:
         return False
     word = match.group(1).lstrip("\"'([{«“‘")
@@ -42,8 +51,17 @@ def _clean(sentence: str) -> str | None:
     """Fold white space; drop pieces with nothing to say (only punctuation)."""
     cleaned = _SPACES.sub(" ", sentence).strip()
     if not any(char.isalnum() for char in cleaned):
+        if cleaned:
+            _LOGGER.debug("Skipping %r: nothing to say", cleaned[:40])
         return None
     return cleaned
+
+
+def _valid_code_points(text: str) -> str:
+    """Surrogate pairs joined into their characters, lone surrogates (valid JSON, invalid text) dropped."""
+    if _SURROGATE.search(text):
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return _UNSPEAKABLE.sub("", text)
 
 
 class SentenceSplitter:
@@ -52,42 +70,51 @@ class SentenceSplitter:
     def __init__(self, max_chars: int = DEFAULT_MAX_CHARS) -> None:
         self.max_chars = max_chars
         self._buffer = ""
+        self._high_surrogate = ""  # the first half of an emoji whose second half is in the next delta
 
     def feed(self, text: str) -> list[str]:
         """Add a delta; return the sentences it completed."""
-        self._buffer += _CONTROL.sub("", text)
+        text = self._high_surrogate + text
+        self._high_surrogate = ""
+        if text and "\ud800" <= text[-1] <= "\udbff":
+            text, self._high_surrogate = text[:-1], text[-1]
+        self._buffer += _valid_code_points(text)
         return self._take(final=False)
 
     def flush(self) -> list[str]:
         """The text has ended: return what is left as sentences."""
+        self._high_surrogate = ""
         return self._take(final=True)
 
     def _take(self, final: bool) -> list[str]:
+        # Sentences are found by position and the buffer is cut once: linear in the text.
+        buffer = self._buffer
         sentences: list[str] = []
-        while self._buffer:
-            end = self._sentence_end(final)
+        start = 0
+        while start < len(buffer):
+            end = self._sentence_end(buffer, start, final)
             if end is None:
                 break
-            piece, self._buffer = self._buffer[:end], self._buffer[end:]
-            sentence = _clean(piece)
+            sentence = _clean(buffer[start:end])
             if sentence:
                 sentences.append(sentence)
+            start = end
+        self._buffer = buffer[start:]
         return sentences
 
-    def _sentence_end(self, final: bool) -> int | None:
-        """Index just past the first sentence, or None while it is incomplete."""
-        buffer = self._buffer
-        end = self._boundary(final)
+    def _sentence_end(self, buffer: str, start: int, final: bool) -> int | None:
+        """Index just past the sentence that begins at `start`, or None while it is incomplete."""
+        end = self._boundary(buffer, start, final)
         if end is None and final:
             end = len(buffer)
         limit = len(buffer) if end is None else end
-        if limit > self.max_chars:
-            return self._cut(buffer[: self.max_chars + 1])
+        if limit - start > self.max_chars:
+            return start + self._cut(buffer[start : start + self.max_chars + 1])
         return end
 
-    def _boundary(self, final: bool) -> int | None:
-        buffer = self._buffer
-        for match in _CANDIDATE.finditer(buffer):
+    def _boundary(self, buffer: str, start: int, final: bool) -> int | None:
+        # Only the first max_chars matter: a sentence longer than that is cut anyway.
+        for match in _CANDIDATE.finditer(buffer, start, start + self.max_chars + 1):
             end = match.end()
             if match.group() == "\n":
                 return end
@@ -96,7 +123,7 @@ class SentenceSplitter:
                 return end if final else None
             if buffer[end].isspace():
                 single_period = match.group().rstrip(_CLOSERS) == "."
-                if single_period and _is_abbreviation(buffer[: match.start()]):
+                if single_period and _is_abbreviation(buffer, match.start(), start):
                     continue
                 return end
             if match.group()[0] in "。！？":

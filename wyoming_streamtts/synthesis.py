@@ -15,12 +15,17 @@ from .audio import CHANNELS, RATE, WIDTH, PcmFramer
 from .engine import SPOKEN_BY, Engine, EngineError
 from .translation import TranslationError, Translator
 from .voices import Voice
+from .wire import clip
 
 _LOGGER = logging.getLogger(__name__)
 
 WriteEvent = Callable[[Event], Awaitable[None]]
 EndFailedStream = Callable[[], Awaitable[None]]
 _END = None
+
+
+class NothingToSayError(Exception):
+    """No sentence of the request had anything to say."""
 
 
 class Synthesis:
@@ -126,6 +131,8 @@ class Synthesis:
                 _LOGGER.debug("Speaking sentence %d for %s: %r", number, self.voice.name, sentence)
                 await self._speak(sentence)
                 _LOGGER.debug("Spoke sentence %d", number)
+            if number == 0:
+                raise NothingToSayError("Nothing to say: the text is empty")
             for chunk in self._framer.flush():
                 await self._send_audio(chunk)
             if not self._audio_started:
@@ -136,6 +143,8 @@ class Synthesis:
         except ConnectionError:
             _LOGGER.info("Client of %s went away; synthesis stopped", self.voice.name)
             return
+        except NothingToSayError as err:
+            await self._fail(str(err), "empty-text")
         except EngineError as err:
             await self._fail(str(err), "engine-failed")
         except TranslationError as err:
@@ -163,14 +172,25 @@ class Synthesis:
                     self._choose_voice = None
                     self.translator = None
                 if self.translator is not None:
-                    _LOGGER.debug("Translating sentence %d", number)
-                    sentence = await self.translator.translate(sentence, self.voice.language)
-                    _LOGGER.debug("Translated sentence %d", number)
+                    sentence = await self._translate(number, sentence)
+                if not any(char.isalnum() for char in sentence):
+                    _LOGGER.debug("Sentence %d has nothing to say after translation: skipped", number)
+                    continue
                 await ready.put(sentence)
                 await ready.join()  # the speaker has taken it: translate the next meanwhile
             await ready.put(_END)
         except Exception as err:  # noqa: BLE001 - handed to the speaking side to report
             await ready.put(err if isinstance(err, TranslationError) else TranslationError(f"Translation failed: {err}"))
+
+    async def _translate(self, number: int, sentence: str) -> str:
+        assert self.translator is not None
+        _LOGGER.debug("Translating sentence %d", number)
+        translated = await self.translator.translate(sentence, self.voice.language)
+        _LOGGER.debug("Translated sentence %d", number)
+        if not translated.strip():
+            _LOGGER.warning("Translation of sentence %d came out empty; speaking it untranslated", number)
+            return sentence
+        return translated
 
     async def _speak(self, sentence: str) -> None:
         began = time.monotonic()
@@ -200,6 +220,7 @@ class Synthesis:
         await asyncio.sleep(0)
 
     async def _fail(self, text: str, code: str) -> None:
+        text = clip(text, 2000)
         self.failed = True
         self._finished = True
         self._ending = True

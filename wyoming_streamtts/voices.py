@@ -16,6 +16,7 @@ from wyoming.info import Attribution, TtsVoice
 from wyoming.tts import SynthesizeVoice
 
 from .languages import LANGUAGES, UnknownLanguageError, normalize_language
+from .wire import clip
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def _read_sidecar(path: Path) -> tuple[frozenset[str] | None, str | None]:
         if languages is not None:
             languages = frozenset(normalize_language(tag) for tag in languages)
         description = data.get("description")
-    except (OSError, json.JSONDecodeError, AttributeError, TypeError, UnknownLanguageError) as err:
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError) as err:  # RecursionError: [[[[...
         raise ValueError(f"{path} is not valid: {err}") from err
     return languages, description
 
@@ -144,11 +145,11 @@ class VoiceCatalog:
             try:
                 voice = Voice(normalize_language(language) if language else self.default.language, speaker)
             except UnknownLanguageError as err:
-                raise VoiceNotFoundError(f"Voice {name!r} not found: {err}") from err
+                raise VoiceNotFoundError(f"Voice {clip(name)!r} not found: {err}") from err
             if voice.name in self._by_name:
                 return voice
             raise VoiceNotFoundError(
-                f"Voice {name!r} not found; voices are LANGUAGE/SPEAKER with language in "
+                f"Voice {clip(name)!r} not found; voices are LANGUAGE/SPEAKER with language in "
                 f"{', '.join(self.languages)} and speaker in {', '.join(self.speakers)}"
             )
         try:
@@ -157,7 +158,7 @@ class VoiceCatalog:
             raise VoiceNotFoundError(str(err)) from err
         voice = self.default_for(language)
         if voice is None:
-            raise VoiceNotFoundError(f"No voice speaks language {requested.language!r}")
+            raise VoiceNotFoundError(f"No voice speaks language {clip(requested.language)!r}")
         return voice
 
     def default_for(self, language: str) -> Voice | None:

@@ -19,7 +19,14 @@ from wyoming.event import Event
 
 DEFAULT_MAX_EVENT_BYTES = 1 << 20
 DEFAULT_READ_TIMEOUT_S = 10.0
+# Well above an LLM's pause between deltas, so that only an abandoned stream is ended.
+DEFAULT_STREAM_IDLE_TIMEOUT_S = 120.0
 DEFAULT_IDLE_TIMEOUT_S = 60.0
+
+
+def clip(text: str, limit: int = 200) -> str:
+    """A string that may come from a client, short enough to echo in a reply or a log line."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 class ProtocolError(Exception):
@@ -38,19 +45,35 @@ class EventLimits:
     """Time to send the rest of an event once its first byte has arrived."""
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     """Time a connection with nothing running may stay silent (0: for ever)."""
+    stream_idle_timeout_s: float = DEFAULT_STREAM_IDLE_TIMEOUT_S
+    """Time an open stream may go without text (0: for ever)."""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a silent client is refused, and what it is told."""
+
+    at: float
+    """time.monotonic() by which the client must have begun its next event."""
+    message: str
+    code: str
+
+
+# With no deadline now, how often to ask again (a request that ends starts the idle clock).
+_RECHECK_S = 1.0
 
 
 async def read_event(
-    reader: asyncio.StreamReader, limits: EventLimits, last_active: Callable[[], float] = time.monotonic
+    reader: asyncio.StreamReader, limits: EventLimits, deadline: Callable[[], Deadline | None] = lambda: None
 ) -> Event | None:
     """The next event, or None when the client has closed the connection between events.
 
-    `last_active` tells when the connection last did something (now, while a
-    request runs); silence for `idle_timeout_s` after that is an error.
-    Raises ProtocolError for anything else: bad JSON or UTF-8, a missing type,
-    announced lengths over the limit, or an event cut off or left unfinished.
+    `deadline` says by when the next event must begin (None: no limit now); a client
+    silent past it gets the deadline's error. Raises ProtocolError for that and for
+    anything else: bad JSON or UTF-8, a missing type, announced lengths over the
+    limit, or an event cut off or left unfinished.
     """
-    first = await _first_byte(reader, limits.idle_timeout_s, last_active)
+    first = await _first_byte(reader, deadline)
     if not first:
         return None
     try:
@@ -62,13 +85,12 @@ async def read_event(
         raise ProtocolError("Connection closed in the middle of an event") from None
 
 
-async def _first_byte(reader: asyncio.StreamReader, idle_timeout_s: float, last_active: Callable[[], float]) -> bytes:
-    if not idle_timeout_s:
-        return await reader.read(1)
+async def _first_byte(reader: asyncio.StreamReader, deadline: Callable[[], Deadline | None]) -> bytes:
     while True:
-        left = last_active() + idle_timeout_s - time.monotonic()
-        if left <= 0:
-            raise ProtocolError(f"Nothing asked for {idle_timeout_s:g} s (--idle-timeout)", "idle-timeout")
+        due = deadline()
+        left = _RECHECK_S if due is None else due.at - time.monotonic()
+        if left <= 0 and due is not None:
+            raise ProtocolError(due.message, due.code)
         # A cancelled read loses nothing: bytes that arrive stay in the reader's buffer.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(left):

@@ -123,9 +123,17 @@ class XttsEngine(Engine):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts")
         self.latents = LatentCache(self._compute_latents, self._executor, _fingerprint(model_dir), cache_dir)
         self._warm_up: asyncio.Task | None = None
+        self._rewarm: asyncio.Task | None = None  # recordings added by a reload
 
     async def start(self) -> None:
         self._warm_up = asyncio.create_task(self.latents.warm_up(list(self._cloned.values())))
+
+    async def update_voices(self, cloned: list[Speaker]) -> None:
+        known = set(self._cloned)
+        self._cloned = {speaker.name: speaker for speaker in cloned if speaker.name not in self._studio}
+        # New recordings are warmed in the background, as at start-up; the rest stay cached.
+        fresh = [speaker for name, speaker in self._cloned.items() if name not in known]
+        self._rewarm = asyncio.create_task(self.latents.warm_up(fresh))
 
     async def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
         gpt_cond_latent, speaker_embedding = await self._voice(speaker)

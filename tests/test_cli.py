@@ -1,5 +1,6 @@
 """The command line as a person at a terminal uses it."""
 
+import re
 import socket
 import subprocess
 import sys
@@ -56,9 +57,20 @@ def test_help_explains_every_flag():
         "--debug",
         "--log-format",
         "--version",
+        "--name",
+        "--stream-idle-timeout",
+        "--piper-voices",
+        "--download-piper-voice",
     ]:
         assert flag in result.stdout
     assert "tcp://0.0.0.0:10200" in result.stdout
+
+
+def test_readme_options_table_names_every_flag():
+    flags = set(re.findall(r"(--[a-z][a-z-]+)", run_cli("--help").stdout)) - {"--help"}
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("## Options") : readme.index("## Engine fallback")]
+    assert sorted(flag for flag in flags if f"`{flag}" not in table) == []
 
 
 def test_version():

@@ -5,15 +5,13 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from bad_input import LONG_SENTENCE, abandon, header
-from conftest import assert_well_formed, describe, one_shot, read_reply, stream_request, wait_for_log, write_wav
+from conftest import assert_well_formed, describe, one_shot, read_reply, wait_for_log, write_wav
 from test_robustness import espeak_children, threads
 from wyoming.client import AsyncTcpClient
 from wyoming.event import async_read_event, read_event

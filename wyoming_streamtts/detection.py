@@ -3,7 +3,6 @@
 import logging
 from collections.abc import Iterable
 
-from .languages import LANGUAGES
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import io
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -30,7 +29,7 @@ from .splitter import SentenceSplitter, split_sentences
 from .synthesis import Synthesis
 from .translation import Translator
 from .voices import Voice, VoiceCatalog, VoiceNotFoundError
-from .wire import Deadline, EventLimits, ProtocolError, clip, read_event
+from .wire import CUT_OFF_STOPPED, Deadline, EventLimits, ProtocolError, clip, describe_event, read_event
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
         answer = self.config.describe_answer
         if self._write_closed:
             raise ConnectionResetError("this connection's answer has ended")
-        _LOGGER.debug("Event out: info, %d bytes", len(answer))
+        _LOGGER.debug("Event out: info data=%d bytes (with its header line, serialised once)", len(answer))
         self.writer.write(answer)
         await self._timed(self.writer.drain())
 
@@ -318,7 +317,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
         """
         _LOGGER.debug("Event out: synthesize-stopped, cut off after its header")
         with contextlib.suppress(ConnectionError, TimeoutError):
-            self.writer.write(_CUT_OFF_STOPPED)
+            self.writer.write(CUT_OFF_STOPPED)
             async with asyncio.timeout(self.config.write_timeout_s):
                 await self.writer.drain()
             if self.writer.can_write_eof():
@@ -362,27 +361,6 @@ class StreamTtsEventHandler(AsyncEventHandler):
                 await self._synthesis.cancel()
             else:
                 await self._synthesis.wait()
-
-
-# The header of a synthesize-stopped whose announced data never comes.
-_CUT_OFF_STOPPED = b'{"type": "synthesize-stopped", "data_length": 2}\n'
-
-
-def describe_event(event: Event) -> str:
-    """An event for the debug log: its type and sizes, and the text of text-carrying events (never audio)."""
-    parts = [clip(event.type)]
-    if event.data:
-        parts.append(f"data={len(json.dumps(event.data, ensure_ascii=False).encode())} bytes")
-    if event.payload:
-        parts.append(f"payload={len(event.payload)} bytes")
-    if event.type in _TEXT_EVENTS:
-        for key in ("voice", "text", "code"):
-            if key in event.data:
-                parts.append(f"{key}={event.data[key]!r}")
-    return " ".join(parts)
-
-
-_TEXT_EVENTS = {"synthesize", "synthesize-start", "synthesize-chunk", "error"}
 
 
 def _parse(from_event: Callable[[Event], T], event: Event) -> T:

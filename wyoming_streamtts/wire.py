@@ -152,3 +152,24 @@ def _length(header: dict[str, Any], key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ProtocolError(f"Event {key} is not a length: {value!r}")
     return value
+
+
+# The header of a synthesize-stopped whose announced data never comes.
+CUT_OFF_STOPPED = b'{"type": "synthesize-stopped", "data_length": 2}\n'
+
+
+def describe_event(event: Event) -> str:
+    """An event for the debug log: its type and sizes, and the text of text-carrying events (never audio)."""
+    parts = [clip(event.type)]
+    if event.data:
+        parts.append(f"data={len(json.dumps(event.data, ensure_ascii=False).encode())} bytes")
+    if event.payload:
+        parts.append(f"payload={len(event.payload)} bytes")
+    if event.type in _TEXT_EVENTS:
+        for key in ("voice", "text", "code"):
+            if key in event.data:
+                parts.append(f"{key}={event.data[key]!r}")
+    return " ".join(parts)
+
+
+_TEXT_EVENTS = {"synthesize", "synthesize-start", "synthesize-chunk", "error"}

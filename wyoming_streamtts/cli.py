@@ -1,0 +1,283 @@
+"""The command line: every flag with its default and its range check, in one place."""
+
+import argparse
+import logging
+from pathlib import Path
+
+from . import __version__
+from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_S
+from .discovery import default_name
+from .fallback import ENGINES
+from .languages import LANGUAGES
+from .splitter import DEFAULT_MAX_CHARS
+from .translation import DEFAULT_MODEL as DEFAULT_NLLB_MODEL
+from .wire import (
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_READ_TIMEOUT_S,
+    DEFAULT_STREAM_IDLE_TIMEOUT_S,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wyoming-streamtts",
+        description="Streaming text-to-speech server for Home Assistant (Wyoming protocol).",
+    )
+    parser.add_argument(
+        "--uri",
+        default="tcp://0.0.0.0:10200",
+        help="where to listen: tcp://HOST:PORT, unix://PATH or stdio:// (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--name",
+        help="name of the TTS program in describe, which Home Assistant titles it by, and of the "
+        "zeroconf service (default: the zeroconf NAME when given, else streamtts)",
+    )
+    parser.add_argument(
+        "--zeroconf",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="announce the server to Home Assistant by zeroconf, as NAME (default: --name, else "
+        f"{default_name()})",
+    )
+    parser.add_argument(
+        "--zeroconf-host",
+        help="address to announce (default: the bound address, or this machine's LAN address "
+        "when bound to 0.0.0.0 or ::)",
+    )
+    parser.add_argument(
+        "--voices-dir",
+        type=Path,
+        default=Path("voices"),
+        help="folder of reference recordings: NAME.wav|mp3|flac or NAME/*.wav is speaker NAME "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", *ENGINES),
+        default="auto",
+        help="speech engine: xtts (Coqui XTTS v2, cloned voices; needs the [xtts] extra), gtts "
+        "(Google, needs the internet), piper (offline neural voices; needs the [piper] extra) or "
+        "espeak (offline); auto is the first of --fallback that can start, xtts only with a GPU "
+        "(or when --device names one) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fallback",
+        default=",".join(ENGINES),
+        help="engine order: a request whose engine fails before speaking goes to the next one "
+        "after it; 'none' turns this off (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--language",
+        action="append",
+        metavar="LANG",
+        help="advertise voices only in this language (repeatable; default: all of "
+        f"{' '.join(LANGUAGES)})",
+    )
+    parser.add_argument(
+        "--default-voice",
+        metavar="LANG/SPEAKER",
+        help="voice for requests that name none (default: the first advertised voice)",
+    )
+    parser.add_argument(
+        "--samples-per-chunk",
+        type=int,
+        default=1024,
+        help="samples in each audio-chunk event, at 24 kHz (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-sentence-chars",
+        type=int,
+        default=DEFAULT_MAX_CHARS,
+        help="longer sentences are cut at a comma or space before synthesis (default: %(default)s)",
+    )
+    limits = parser.add_argument_group("limits on clients")
+    limits.add_argument(
+        "--max-text-chars",
+        type=int,
+        default=20000,
+        help="longest text one request may carry; longer gets a text-too-long error (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-event-bytes",
+        type=int,
+        default=DEFAULT_MAX_EVENT_BYTES,
+        help="largest event a client may send (header line, data and payload); larger gets an "
+        "event-too-large error and the connection is closed (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--read-timeout",
+        type=float,
+        default=DEFAULT_READ_TIMEOUT_S,
+        help="seconds a client may take to finish an event it has begun sending (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT_S,
+        help="seconds a connection with no request running may stay silent before it gets an "
+        "idle-timeout error and is closed; 0 never closes it (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--stream-idle-timeout",
+        type=float,
+        default=DEFAULT_STREAM_IDLE_TIMEOUT_S,
+        help="seconds an open stream (synthesize-start) may go without text before it ends with a "
+        "stream-idle-timeout error and the connection is closed; 0 never ends it (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--write-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a client may stop reading before it is dropped (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help="connections open at once; more get a too-many-connections error (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=DEFAULT_SHUTDOWN_GRACE_S,
+        help="seconds running requests may take to finish on SIGTERM before they end with an "
+        "error (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-streaming",
+        action="store_true",
+        help="do not advertise or accept streaming text input (synthesize-start/chunk/stop)",
+    )
+    parser.add_argument(
+        "--gtts-tld",
+        default="com",
+        help="Google Translate domain for gtts, e.g. com, co.uk, fr (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--gtts-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for each answer from Google before failing (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cuda", "mps", "cpu"),
+        default="auto",
+        help="where XTTS and NLLB run; auto picks CUDA when a GPU is there (default: %(default)s)",
+    )
+    translation = parser.add_argument_group("translation (NLLB-200)")
+    translation.add_argument(
+        "--translator",
+        choices=("none", "transformers", "ctranslate2"),
+        default="none",
+        help="translate text into each voice's language: transformers (fp32 CPU / bf16 GPU) or "
+        "ctranslate2 (int8); none speaks the text as it comes (default: %(default)s)",
+    )
+    translation.add_argument(
+        "--source-language",
+        default="en",
+        help="language of incoming text, or auto to detect it per sentence (default: %(default)s)",
+    )
+    translation.add_argument(
+        "--nllb-model",
+        default=DEFAULT_NLLB_MODEL,
+        help="NLLB folder (transformers, or converted for ctranslate2) or a model id to "
+        "--download (default: %(default)s)",
+    )
+    translation.add_argument(
+        "--translation-cache",
+        type=int,
+        default=512,
+        help="translations kept for repeated phrases (default: %(default)s)",
+    )
+    xtts = parser.add_argument_group("xtts engine")
+    xtts.add_argument(
+        "--xtts-model",
+        default="tts_models/multilingual/multi-dataset/xtts_v2",
+        help="folder with config.json, model.pth, vocab.json (and speakers_xtts.pth), "
+        "or a coqui model name to --download (default: %(default)s)",
+    )
+    xtts.add_argument(
+        "--download",
+        action="store_true",
+        help="download the named XTTS and NLLB models if they are not there yet",
+    )
+    xtts.add_argument(
+        "--agree-coqui-license",
+        action="store_true",
+        help="accept the Coqui Public Model License of XTTS v2 (https://coqui.ai/cpml), "
+        "needed to download it; COQUI_TOS_AGREED=1 does the same",
+    )
+    xtts.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where downloaded models, converted NLLB models and the latent cache live "
+        "(default: $XDG_DATA_HOME/wyoming-streamtts, else ~/.local/share/wyoming-streamtts)",
+    )
+    xtts.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="where conditioning latents of cloned voices are kept (default: DATA_DIR/latents)",
+    )
+    xtts.add_argument("--deepspeed", action="store_true", help="use DeepSpeed on CUDA when installed")
+    xtts.add_argument(
+        "--stream-chunk-size",
+        type=int,
+        default=20,
+        help="GPT tokens per streamed audio chunk; smaller starts sooner (default: %(default)s)",
+    )
+    piper = parser.add_argument_group("piper engine")
+    piper.add_argument(
+        "--piper-voices",
+        type=Path,
+        metavar="DIR",
+        help="folder of Piper voices: each NAME.onnx with its NAME.onnx.json (default: DATA_DIR/piper)",
+    )
+    piper.add_argument(
+        "--download-piper-voice",
+        action="append",
+        metavar="NAME",
+        help="download this Piper voice (e.g. de_DE-thorsten-medium) into the Piper voices folder "
+        "if it is not there yet (repeatable)",
+    )
+    parser.add_argument("--debug", action="store_true", help="log at DEBUG level (includes text)")
+    parser.add_argument(
+        "--log-format",
+        default=logging.BASIC_FORMAT,
+        help="Python logging format (default: %(default)s)",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    return parser
+
+
+def check_settings(args: argparse.Namespace) -> None:
+    """Ranges argparse cannot check (raises ValueError naming the flag)."""
+    at_least = {
+        "--samples-per-chunk": (args.samples_per_chunk, 1),
+        "--max-sentence-chars": (args.max_sentence_chars, 20),
+        "--max-event-bytes": (args.max_event_bytes, 1024),
+        "--stream-chunk-size": (args.stream_chunk_size, 1),
+    }
+    for flag, (value, minimum) in at_least.items():
+        if value < minimum:
+            raise ValueError(f"{flag} must be at least {minimum}")
+    positive = {
+        "--max-text-chars": args.max_text_chars,
+        "--max-connections": args.max_connections,
+        "--read-timeout": args.read_timeout,
+        "--write-timeout": args.write_timeout,
+    }
+    for flag, value in positive.items():
+        if value <= 0:
+            raise ValueError(f"{flag} must be positive")
+    not_negative = {
+        "--shutdown-grace": args.shutdown_grace,
+        "--idle-timeout": args.idle_timeout,
+        "--stream-idle-timeout": args.stream_idle_timeout,
+    }
+    for flag, value in not_negative.items():
+        if value < 0:
+            raise ValueError(f"{flag} must not be negative")

@@ -8,6 +8,7 @@ from wyoming.event import Event
 
 from wyoming_streamtts.espeak_engine import EspeakEngine
 from wyoming_streamtts.synthesis import Synthesis
+from wyoming_streamtts.translation import Translator
 from wyoming_streamtts.voices import Voice
 
 
@@ -51,3 +52,32 @@ async def test_a_stream_stopped_while_ending_ends_once(streaming, stop):
     assert written[-len(tail) :] == tail
     assert written.count("audio-stop") == 1
     assert "error" not in written  # it had been spoken in full
+
+
+class EmptyTranslation:
+    """A translation backend whose output is empty, as a runaway or broken model's can be."""
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        return "  "
+
+
+async def test_an_empty_translation_is_spoken_untranslated(caplog):
+    written: list[Event] = []
+
+    async def write(event: Event) -> None:
+        written.append(event)
+
+    async def end_failed() -> None:
+        written.append(Event(type="(failed end)"))
+
+    translator = Translator(EmptyTranslation(), source="en")
+    try:
+        synthesis = Synthesis(EspeakEngine(), Voice("de", "default"), 1024, write, False, end_failed, translator)
+        synthesis.add("Good night.")
+        synthesis.finish()
+        await asyncio.wait_for(synthesis.wait(), 30)
+    finally:
+        translator.close()
+    types = [event.type for event in written]
+    assert types[0] == "audio-start" and types[-1] == "audio-stop" and "error" not in types  # espeak had failed
+    assert "Translation of sentence 1 came out empty; speaking it untranslated" in caplog.text

@@ -57,7 +57,8 @@ class ServerConfig:
 
     describe_answer: bytes = field(init=False, repr=False)
     """The `info` event as it goes on the wire: built once per voice list, since with
-    thousands of recordings it is megabytes (serialising it per `describe` took 365 ms)."""
+    thousands of recordings it is megabytes (serialising it per `describe` took 210 ms
+    with 3,000 recordings here, and the loop waited meanwhile)."""
 
     def __post_init__(self) -> None:
         self.describe_answer = self.answer_for(self.catalog)
@@ -313,7 +314,8 @@ class StreamTtsEventHandler(AsyncEventHandler):
         identical request. The only ending that makes them drop the answer is a connection
         that breaks off inside an event (their reader raises IncompleteReadError, which they
         do not catch). So the stream's `synthesize-stopped` is cut off after its header, and
-        the connection is closed. Newer versions stop at the `error` and never read this far.
+        our side of the connection is closed. Newer versions stop at the `error` and never
+        read this far.
         """
         _LOGGER.debug("Event out: synthesize-stopped, cut off after its header")
         with contextlib.suppress(ConnectionError, TimeoutError):

@@ -90,7 +90,8 @@ LONG_SENTENCE = (
 async def test_engine_failing_mid_stream_ends_it_with_an_error_and_the_next_request_is_fine(start_server):
     google = FakeGoogle(fail_after=1)  # the first piece comes, the second fails
     try:
-        server = start_server("--engine", "gtts", env=google.trusted_env)
+        # One unit of speech failing within (its first clause would be spoken, and fall back, on its own).
+        server = start_server("--engine", "gtts", "--first-clause-chars", "0", env=google.trusted_env)
         async with AsyncTcpClient("127.0.0.1", server.port) as client:
             await client.write_event(SynthesizeStart().event())
             await client.write_event(SynthesizeChunk(text=LONG_SENTENCE).event())

@@ -91,6 +91,37 @@ async def test_streaming_speaks_a_sentence_as_soon_as_it_is_complete(server):
     assert reply.types[-2:] == ["audio-stop", "synthesize-stopped"]
 
 
+LLM_START = "Good evening, the living room is at twenty one degrees, and the hea"
+
+
+async def test_streaming_speaks_a_long_first_sentence_from_its_first_clause(server):
+    # An LLM is still writing its first sentence; the clause it has finished is spoken already.
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="en/ana")).event())
+        for start in range(0, len(LLM_START), 7):
+            await client.write_event(SynthesizeChunk(text=LLM_START[start : start + 7]).event())
+        assert (await asyncio.wait_for(client.read_event(), 30)).type == "audio-start"
+        assert AudioChunk.is_type((await asyncio.wait_for(client.read_event(), 30)).type)
+        await client.write_event(SynthesizeChunk(text="ting is off. Bye now.").event())
+        await client.write_event(SynthesizeStop().event())
+        reply = await read_reply(client, streaming=True)
+    assert reply.types[-2:] == ["audio-stop", "synthesize-stopped"]
+    assert not reply.errors
+
+
+async def test_first_clause_rule_can_be_turned_off(start_server):
+    server = start_server("--engine", "espeak", "--first-clause-chars", "0")
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(SynthesizeStart().event())
+        await client.write_event(SynthesizeChunk(text=LLM_START).event())
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(client.read_event(), 3)  # the sentence is not complete
+        await client.write_event(SynthesizeChunk(text="ting is off.").event())
+        await client.write_event(SynthesizeStop().event())
+        reply = await read_reply(client, streaming=True)
+    assert_well_formed(reply, streaming=True)
+
+
 async def test_describe_is_answered_while_a_long_synthesis_is_in_flight(server):
     long_text = " ".join(SENTENCES * 60)
     async with AsyncTcpClient("127.0.0.1", server.port) as busy:

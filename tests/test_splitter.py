@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from wyoming_streamtts.splitter import SentenceSplitter, split_sentences
 
 
-def feed_in_pieces(text: str, size: int, max_chars: int = 250) -> list[str]:
-    splitter = SentenceSplitter(max_chars)
+def feed_in_pieces(text: str, size: int, max_chars: int = 250, first_clause_chars: int | None = None) -> list[str]:
+    splitter = SentenceSplitter(max_chars, first_clause_chars)
     sentences = []
     for start in range(0, len(text), size):
         sentences += splitter.feed(text[start : start + size])
@@ -84,3 +84,50 @@ def test_chunked_equals_whole_and_nothing_is_lost(text, size):
     # Every letter and digit of the input is spoken exactly once, in order.
     assert [c for c in "".join(sentences) if c.isalnum()] == [c for c in text if c.isalnum()]
     assert all(len(sentence) <= 40 for sentence in sentences)
+
+
+LLM_ANSWER = (
+    "Good evening, the living room is at twenty one degrees, and the heating is off. "
+    "Tomorrow will be cloudy, with rain in the afternoon, so take an umbrella. "
+)
+
+
+def test_a_long_first_sentence_is_released_at_its_first_clause_then_sentences_follow():
+    # As Home Assistant passes an LLM's answer on: 7 characters at a time.
+    assert feed_in_pieces(LLM_ANSWER, 7, first_clause_chars=40) == [
+        "Good evening, the living room is at twenty one degrees,",  # "Good evening," is too short alone
+        "and the heating is off.",
+        "Tomorrow will be cloudy, with rain in the afternoon, so take an umbrella.",
+    ]
+    # Without the rule (and for whole text), whole sentences only.
+    assert feed_in_pieces(LLM_ANSWER, 7) == split_sentences(LLM_ANSWER)
+    assert len(split_sentences(LLM_ANSWER)) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("Hi there. Good evening, the living room is at twenty one degrees, and so on.", "Hi there."),
+        ("The weather today is looking rather grim - rain all day, they say.", "The weather today is looking rather grim -"),
+        ("The temperature outside is now exactly 3,5 degrees and falling fast.", "The temperature outside is now exactly 3,5 degrees and falling fast."),
+        ("A well-known and very well-liked restaurant nearby: closed on Mondays.", "A well-known and very well-liked restaurant nearby:"),
+    ],
+)
+def test_only_the_first_sentence_is_cut_and_only_at_a_real_clause_boundary(text, first):
+    assert feed_in_pieces(text, 7, first_clause_chars=40)[0] == first
+
+
+@given(
+    st.text(alphabet=st.sampled_from(list("ab .!?,;-3\n。")), max_size=200),
+    st.integers(1, 20),
+    st.integers(1, 30),
+)
+def test_first_clause_rule_keeps_every_character_once_in_order(text, size, first_clause_chars):
+    pieces = feed_in_pieces(text, size, max_chars=40, first_clause_chars=first_clause_chars)
+    assert [c for c in "".join(pieces) if c.isalnum()] == [c for c in text if c.isalnum()]
+    assert all(len(piece) <= 40 for piece in pieces)
+    # The rule only ever ends the first piece sooner.
+    plain = feed_in_pieces(text, size, max_chars=40)
+    if plain:
+        said, whole = ("".join(c for c in piece if c.isalnum()) for piece in (pieces[0], plain[0]))
+        assert whole.startswith(said)

@@ -90,6 +90,16 @@ async def test_auto_source_detects_text_already_in_the_voices_language(translati
     assert texts[1] != ENGLISH and "Translated en->fr" in server.log()
 
 
+async def test_streaming_with_translation_translates_whole_sentences_not_clauses(translating_server):
+    # Clauses lose the context a translation needs: the first-clause rule is off with a translator.
+    server = translating_server("ctranslate2")
+    text = "Good evening, the living room is at twenty one degrees, and the heating is off. Bye."
+    reply = await stream_request(server.port, text, "fr/default", piece=7, timeout=300)
+    assert_well_formed(reply, streaming=True)
+    sources = re.findall(r"Translated en->fr: '(.*?)' ->", server.log())
+    assert sources == ["Good evening, the living room is at twenty one degrees, and the heating is off.", "Bye."]
+
+
 async def test_ctranslate2_converts_a_transformers_folder_once(translating_server, tiny_nllb, tmp_path):
     server = translating_server("ctranslate2", model=tiny_nllb)
     assert "Converting" in server.log()

@@ -72,6 +72,7 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         samples_per_chunk=args.samples_per_chunk,
         streaming=not args.no_streaming,
         max_sentence_chars=args.max_sentence_chars,
+        first_clause_chars=args.first_clause_chars,
         max_text_chars=args.max_text_chars,
         write_timeout_s=args.write_timeout,
         limits=EventLimits(args.max_event_bytes, args.read_timeout, args.idle_timeout, args.stream_idle_timeout),

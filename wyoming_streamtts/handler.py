@@ -25,7 +25,7 @@ from . import __version__
 from .connections import Connections
 from .detection import LanguageDetector
 from .engine import Engine
-from .splitter import SentenceSplitter, split_sentences
+from .splitter import DEFAULT_FIRST_CLAUSE_CHARS, SentenceSplitter, split_sentences
 from .synthesis import Synthesis
 from .translation import Translator
 from .voices import Voice, VoiceCatalog, VoiceNotFoundError
@@ -48,6 +48,8 @@ class ServerConfig:
     samples_per_chunk: int = 1024
     streaming: bool = True
     max_sentence_chars: int = 250
+    first_clause_chars: int = DEFAULT_FIRST_CLAUSE_CHARS
+    """Streaming input without a translator starts speaking at the first clause this long (0: off)."""
     max_text_chars: int = 20000
     write_timeout_s: float = 30.0
     limits: EventLimits = field(default_factory=EventLimits)
@@ -239,7 +241,9 @@ class StreamTtsEventHandler(AsyncEventHandler):
             await self._error("A streaming request is already open on this connection", "stream-in-progress")
             return True
         await self._cancel_running()
-        self._splitter = SentenceSplitter(self.config.max_sentence_chars)
+        # Clauses translate badly (no context): with a translator, the first unit stays a sentence.
+        clause = self.config.first_clause_chars if self.config.translator is None else 0
+        self._splitter = SentenceSplitter(self.config.max_sentence_chars, clause or None)
         self._stream_chars = 0
         self._last_text = time.monotonic()
         if await self._begin(voice, streaming=True) is None:

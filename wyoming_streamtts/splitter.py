@@ -10,12 +10,17 @@ import re
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHARS = 250
+# A first clause this long sounds like a phrase of its own, not a word cut off.
+DEFAULT_FIRST_CLAUSE_CHARS = 40
 
 _CLOSERS = "\"')\\]}»”’」』）"
 # A run of sentence-ending marks with any closing quotes or brackets, or a line break.
 _CANDIDATE = re.compile(rf"[.!?…]+[{_CLOSERS}]*|[。！？]+[{_CLOSERS}]*|\n")
 # Where an over-long sentence may be cut: after clause punctuation, else at a space.
 _CLAUSE_CUT = re.compile(r"[,;:，、；：]\s")
+# Where a first clause may end early: clause punctuation or a dash between spaces, then a
+# space (which must have arrived: "3,5" and "well-known" are no boundaries).
+_CLAUSE_BREAK = re.compile(r"[,;:，、；：]\s|\s[-–—]\s")
 _SPACES = re.compile(r"\s+")
 # Control characters that are not white space (NUL, BEL, ESC...): nothing to say, and NUL
 # would even cut espeak's text short. U+FFFD stands where a lone surrogate was.
@@ -65,10 +70,17 @@ def _valid_code_points(text: str) -> str:
 
 
 class SentenceSplitter:
-    """Turns text deltas into complete sentences, in order."""
+    """Turns text deltas into complete sentences, in order.
 
-    def __init__(self, max_chars: int = DEFAULT_MAX_CHARS) -> None:
+    With `first_clause_chars`, the text's first sentence may be released at its first
+    clause boundary (comma, semicolon, colon, dash) once it holds that many characters, so
+    that speech starts while an LLM is still writing a long first sentence. Later text keeps
+    whole sentences, which sound better.
+    """
+
+    def __init__(self, max_chars: int = DEFAULT_MAX_CHARS, first_clause_chars: int | None = None) -> None:
         self.max_chars = max_chars
+        self._first_clause_chars = first_clause_chars  # None once the first piece is out
         self._buffer = ""
         self._high_surrogate = ""  # the first half of an emoji whose second half is in the next delta
 
@@ -109,8 +121,17 @@ class SentenceSplitter:
             end = len(buffer)
         limit = len(buffer) if end is None else end
         if limit - start > self.max_chars:
-            return start + self._cut(buffer[start : start + self.max_chars + 1])
+            end = start + self._cut(buffer[start : start + self.max_chars + 1])
+        elif end is None and self._first_clause_chars is not None:
+            end = self._first_clause_end(buffer, start, self._first_clause_chars)
+        if end is not None and any(char.isalnum() for char in buffer[start:end]):
+            self._first_clause_chars = None  # something is said: the rest goes by sentences
         return end
+
+    def _first_clause_end(self, buffer: str, start: int, min_chars: int) -> int | None:
+        """Index just past the first clause boundary at least `min_chars` into the sentence, if any."""
+        match = _CLAUSE_BREAK.search(buffer, start + min_chars - 1, start + self.max_chars + 1)
+        return None if match is None else match.end() - 1
 
     def _boundary(self, buffer: str, start: int, final: bool) -> int | None:
         # Only the first max_chars matter: a sentence longer than that is cut anyway.

@@ -51,6 +51,8 @@ def test_help_explains_every_flag():
         "--agree-coqui-license",
         "--device",
         "--stream-chunk-size",
+        "--first-chunk-size",
+        "--first-clause-chars",
         "--no-streaming",
         "--gtts-tld",
         "--gtts-timeout",
@@ -90,6 +92,8 @@ def test_version():
         (["--max-event-bytes", "100"], "--max-event-bytes must be at least 1024"),
         (["--max-connections", "0"], "--max-connections"),
         (["--idle-timeout", "-1"], "--idle-timeout must not be negative"),
+        (["--first-clause-chars", "-5"], "--first-clause-chars must not be negative"),
+        (["--first-chunk-size", "-1"], "--first-chunk-size must be at least 0"),
     ],
 )
 def test_bad_settings_fail_at_start_with_a_clear_message(args, message):

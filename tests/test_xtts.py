@@ -83,6 +83,25 @@ async def test_synthesize_streams_chunks_before_generation_ends(xtts_server):
     assert len(re.findall(r"XTTS chunk for en/ana", server.log())) >= 3
 
 
+async def test_chunk_sizes_are_planned_between_the_first_size_and_the_steady_size(xtts_server):
+    server = xtts_server("--stream-chunk-size", "16", "--first-chunk-size", "2")
+    for _ in range(3):  # the first sentence after start-up is planned as fixed; later ones by their pace
+        assert_well_formed(await one_shot(server.port, "Hello there.", "en/ana", timeout=300), streaming=False)
+    samples = [int(n) for n in re.findall(r"XTTS chunk for en/ana: (\d+) samples", server.log())]
+    per_token = 1024 / 22050 * 24000
+    # Every chunk but a sentence's first (it holds back the cross-fade) and last: 2 to 16 tokens of audio.
+    assert all(2 * per_token - 300 <= n <= 16 * per_token + 300 for n in samples if n > 1100)
+    assert max(samples) > 15 * per_token
+
+
+async def test_first_chunk_size_zero_is_a_fixed_schedule(xtts_server):
+    server = xtts_server("--stream-chunk-size", "8", "--first-chunk-size", "0")
+    assert_well_formed(await one_shot(server.port, "Hello there.", "en/ana", timeout=300), streaming=False)
+    samples = [int(n) for n in re.findall(r"XTTS chunk for en/ana: (\d+) samples", server.log())]
+    middle = samples[1:-1]  # the first holds back the cross-fade, the last is what is left
+    assert len(middle) >= 2 and max(middle) - min(middle) <= 256  # 8 tokens each, to a vocoder frame
+
+
 async def test_studio_speaker_and_streaming_input(xtts_server):
     server = xtts_server()
     text = "Guten Tag. Wie geht es dir?"

@@ -31,12 +31,17 @@ def decoder_input_frames(model, run):
     return output, seen
 
 
+# Tokens generated when each chunk is decoded: a fixed schedule, and schedules the planner makes.
+@pytest.mark.parametrize(
+    "steps",
+    [list(range(20, 101, 20)), [4, 9, 17, 33, 53, 73, 93, 100], [1, 3, 6, 10, 15, 21, 41, 61, 81, 100]],
+    ids=["fixed", "growing", "from-one"],
+)
 @torch.inference_mode()
-def test_windowed_stream_matches_coquis_stream_with_flat_cost(model):
+def test_windowed_stream_matches_coquis_stream_with_flat_cost(model, steps):
     torch.manual_seed(3)
     latents = torch.randn(100, model.args.gpt_n_model_channels)
     g = torch.nn.functional.normalize(torch.randn(1, 512, 1), dim=1)
-    steps = list(range(20, 101, 20))
 
     def stock():
         prev = overlap = None
@@ -66,8 +71,9 @@ def test_windowed_stream_matches_coquis_stream_with_flat_cost(model):
     assert all(abs(ours[j] - ours[j - 1]) <= largest_step for j in joins)
     # Coqui re-decodes everything so far; the window stays the same size.
     assert stock_frames[-1] == max(stock_frames) >= 4 * stock_frames[0]
-    frames_per_step = stock_frames[1] - stock_frames[0]
-    assert max(our_frames) <= DEFAULT_CONTEXT_FRAMES + frames_per_step + 8
+    frames_per_token = stock_frames[-1] / steps[-1]
+    widest_chunk = max(b - a for a, b in zip([0, *steps], steps, strict=False))
+    assert max(our_frames) <= DEFAULT_CONTEXT_FRAMES + widest_chunk * frames_per_token + 8
 
 
 def test_sentences_interleaved_chunk_by_chunk_each_keep_their_own_text(model, tmp_path):

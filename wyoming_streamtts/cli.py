@@ -5,11 +5,12 @@ import logging
 from pathlib import Path
 
 from . import __version__
+from .chunk_planner import DEFAULT_FIRST_CHUNK_SIZE, DEFAULT_STREAM_CHUNK_SIZE
 from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_S
 from .discovery import default_name
 from .fallback import ENGINES
 from .languages import LANGUAGES
-from .splitter import DEFAULT_MAX_CHARS
+from .splitter import DEFAULT_FIRST_CLAUSE_CHARS, DEFAULT_MAX_CHARS
 from .translation import DEFAULT_MODEL as DEFAULT_NLLB_MODEL
 from .wire import (
     DEFAULT_IDLE_TIMEOUT_S,
@@ -17,7 +18,6 @@ from .wire import (
     DEFAULT_READ_TIMEOUT_S,
     DEFAULT_STREAM_IDLE_TIMEOUT_S,
 )
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -92,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_MAX_CHARS,
         help="longer sentences are cut at a comma or space before synthesis (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--first-clause-chars",
+        type=int,
+        default=DEFAULT_FIRST_CLAUSE_CHARS,
+        metavar="N",
+        help="with streaming input and no translator, speak a long first sentence from its first "
+        "clause (comma, semicolon, colon, dash) once it holds N characters; 0 waits for the whole "
+        "sentence (default: %(default)s)",
     )
     limits = parser.add_argument_group("limits on clients")
     limits.add_argument(
@@ -226,8 +235,16 @@ def build_parser() -> argparse.ArgumentParser:
     xtts.add_argument(
         "--stream-chunk-size",
         type=int,
-        default=20,
-        help="GPT tokens per streamed audio chunk; smaller starts sooner (default: %(default)s)",
+        default=DEFAULT_STREAM_CHUNK_SIZE,
+        help="GPT tokens per streamed audio chunk once a sentence is under way (default: %(default)s)",
+    )
+    xtts.add_argument(
+        "--first-chunk-size",
+        type=int,
+        default=DEFAULT_FIRST_CHUNK_SIZE,
+        metavar="N",
+        help="GPT tokens of each sentence's first chunk, so that audio starts sooner; later chunks grow "
+        "as the audio already sent allows, up to --stream-chunk-size; 0 for a fixed size (default: %(default)s)",
     )
     piper = parser.add_argument_group("piper engine")
     piper.add_argument(
@@ -260,6 +277,7 @@ def check_settings(args: argparse.Namespace) -> None:
         "--max-sentence-chars": (args.max_sentence_chars, 20),
         "--max-event-bytes": (args.max_event_bytes, 1024),
         "--stream-chunk-size": (args.stream_chunk_size, 1),
+        "--first-chunk-size": (args.first_chunk_size, 0),
     }
     for flag, (value, minimum) in at_least.items():
         if value < minimum:
@@ -277,6 +295,7 @@ def check_settings(args: argparse.Namespace) -> None:
         "--shutdown-grace": args.shutdown_grace,
         "--idle-timeout": args.idle_timeout,
         "--stream-idle-timeout": args.stream_idle_timeout,
+        "--first-clause-chars": args.first_clause_chars,
     }
     for flag, value in not_negative.items():
         if value < 0:

@@ -137,6 +137,7 @@ def _build_engine(name: str, args: argparse.Namespace, cloned: list[Speaker]) ->
             cloned,
             args.cache_dir or data_dir(args) / "latents",
             stream_chunk_size=args.stream_chunk_size,
+            first_chunk_size=args.first_chunk_size,
             deepspeed=args.deepspeed,
         )
     if name == "gtts":

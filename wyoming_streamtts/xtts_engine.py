@@ -17,6 +17,7 @@ from .languages import LANGUAGES
 from .latents import LatentCache, Latents
 from .splitter import split_sentences
 from .voices import Speaker
+from .chunk_planner import Pace
 from .xtts_stream import stream_sentence
 
 _LOGGER = logging.getLogger(__name__)
@@ -106,11 +107,14 @@ class XttsEngine(Engine):
         device: str,
         cloned: list[Speaker],
         cache_dir: Path | None,
-        stream_chunk_size: int = 20,
+        stream_chunk_size: int,
+        first_chunk_size: int,
         deepspeed: bool = False,
     ) -> None:
         self.device = device
         self.stream_chunk_size = stream_chunk_size
+        self.first_chunk_size = first_chunk_size
+        self._pace = Pace()  # measured on the worker thread, which runs one sentence at a time
         self.model = _load(model_dir, device, deepspeed)
         studio = self.model.speaker_manager.speakers if self.model.speaker_manager else {}
         self._studio: dict[str, Latents] = {
@@ -143,7 +147,14 @@ class XttsEngine(Engine):
             frames = iterate_in_executor(
                 self._executor,
                 lambda piece=piece: stream_sentence(
-                    self.model, piece, language, gpt_cond_latent, speaker_embedding, self.stream_chunk_size
+                    self.model,
+                    piece,
+                    language,
+                    gpt_cond_latent,
+                    speaker_embedding,
+                    self.stream_chunk_size,
+                    self.first_chunk_size,
+                    self._pace,
                 ),
             )
             async for wav in frames:

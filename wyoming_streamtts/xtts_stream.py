@@ -9,16 +9,18 @@ as coqui does. The cheap linear interpolations in front of the vocoder still see
 all latents, so frame positions line up with a full decode sample for sample.
 """
 
+import time
 from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 
+from .chunk_planner import ChunkPlanner, ChunkShape, Pace
+
 # Frames of vocoder input decoded again before the new ones: beyond the HiFi-GAN
 # receptive field, so the audio emitted equals a full decode's.
 DEFAULT_CONTEXT_FRAMES = 48
 DEFAULT_OVERLAP_SAMPLES = 1024
-
 
 class WindowedVocoder:
     """Turns a growing sequence of GPT latents into audio chunks, one window at a time."""
@@ -39,12 +41,25 @@ class WindowedVocoder:
         self.hop = _hop(hifigan_decoder)
         self._emitted = 0  # samples of the full decode already handed out
         self._tail: torch.Tensor | None = None  # held back to cross-fade with the next chunk
+        self.decoded_frames = 0  # frames the last call decoded, context included
+
+    def shape(self) -> ChunkShape:
+        """What a chunk costs and brings, per GPT token (the interpolations of `_frames`)."""
+        decoder = self.decoder
+        seconds_per_token = decoder.ar_mel_length_compression / decoder.input_sample_rate * self.length_scale
+        return ChunkShape(
+            audio_per_token_s=seconds_per_token,
+            frames_per_token=seconds_per_token * decoder.output_sample_rate / self.hop,
+            context_frames=self.context_frames,
+            held_back_s=self.overlap / decoder.output_sample_rate,
+        )
 
     def decode(self, latents: torch.Tensor, final: bool) -> torch.Tensor:
         """Audio for the latents [T, C] that are new since the last call."""
         frames = self._frames(latents)
         total = frames.shape[-1] * self.hop
         first = max(0, self._emitted // self.hop - self.context_frames)
+        self.decoded_frames = frames.shape[-1] - first
         wav = self.decoder.waveform_decoder(frames[:, :, first:], g=self.speaker_embedding).squeeze()
         # wav[i] is sample first * hop + i of the full decode.
         start = self._emitted - first * self.hop
@@ -93,7 +108,9 @@ def stream_sentence(
     language: str,
     gpt_cond_latent: torch.Tensor,
     speaker_embedding: torch.Tensor,
-    stream_chunk_size: int = 20,
+    stream_chunk_size: int,
+    first_chunk_size: int = 0,
+    pace: Pace | None = None,
     speed: float = 1.0,
     **sampling,
 ) -> Iterator[torch.Tensor]:
@@ -123,14 +140,21 @@ def stream_sentence(
         **options,
     )
     vocoder = WindowedVocoder(model.hifigan_decoder, speaker_embedding, 1.0 / max(speed, 0.05))
+    rate = model.hifigan_decoder.output_sample_rate
+    planner = ChunkPlanner(first_chunk_size, stream_chunk_size, vocoder.shape(), pace or Pace())
     latents: list[torch.Tensor] = []
-    new = 0
+    size, new = planner.first_size(), 0
     for _token, latent in generator:
         latents.append(latent)
+        planner.token()
         new += 1
-        if new >= stream_chunk_size:
-            new = 0
-            yield vocoder.decode(torch.cat(latents, dim=0), final=False)
+        if new >= size:
+            began = time.monotonic()
+            wav = vocoder.decode(torch.cat(latents, dim=0), final=False)
+            size, new = planner.sent(len(wav) / rate, time.monotonic() - began, vocoder.decoded_frames), 0
+            yield wav
+            planner.resumed()
             inference.store_prefix_emb(prefix)
+    planner.finish()
     if latents:
         yield vocoder.decode(torch.cat(latents, dim=0), final=True)

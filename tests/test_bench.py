@@ -28,5 +28,13 @@ def test_quick_bench_writes_results():
     assert hardening["describe"]["voices"] == 17 * 301 and hardening["describe"]["alone_p50_s"] > 0
     assert hardening["abandoned"]["requests"] == 40 and hardening["abandoned"]["after"]["fds"] > 0
     assert "abandoned requests: fds" in result.stdout
+    sooner = results["first_audio"]
+    assert [row["schedule"][:5] for row in sooner["schedules"]] == ["fixed", "adapt"]
+    assert all(row["first_audio_s"] > 0 and row["underruns"] >= 0 for row in sooner["schedules"])
+    assert [row["engine"] for row in sooner["first_clause"]] == ["espeak"]
+    assert 0 < sooner["first_clause"][0]["first_clause_s"] and 0 < sooner["first_clause"][0]["sentence_s"]
+    assert [row["engine"] for row in results["describe_under_streams"]] == ["espeak"]
+    assert results["describe_under_streams"][0]["n"] > 10
+    assert "50 streams" in result.stdout
     assert (REPO / "bench" / "results" / "quick.png").read_bytes()[:4] == b"\x89PNG"
     assert "| espeak |" in result.stdout

@@ -114,7 +114,7 @@ async def test_latents_computed_once_cached_on_disk_and_invalidated_per_voice(xt
     cache = tmp_path / "latents"
     server = xtts_server()
     await wait_for_log(server, r"Voices warm: 2 computed, 0 loaded")
-    files = {path.name.split(".")[0]: path.name for path in cache.glob("*.pt")}
+    files = {path.name.split(".")[0]: path.name for path in cache.glob("*/*.pt")}
     assert set(files) == {"ana", "bob"}
     assert_well_formed(await one_shot(server.port, "Hi.", "en/ana", timeout=300), streaming=False)
     assert_well_formed(await one_shot(server.port, "Hallo.", "de/bob", timeout=300), streaming=False)
@@ -130,7 +130,7 @@ async def test_latents_computed_once_cached_on_disk_and_invalidated_per_voice(xt
     edited = xtts_server()
     await wait_for_log(edited, r"Voices warm: 1 computed, 1 loaded")
     assert "Latents of voice ana computed" in edited.log()
-    after = {path.name.split(".")[0]: path.name for path in cache.glob("*.pt")}
+    after = {path.name.split(".")[0]: path.name for path in cache.glob("*/*.pt")}
     assert after["bob"] == files["bob"] and after["ana"] != files["ana"]
     assert len(after) == 2  # ana's stale entry is gone
 

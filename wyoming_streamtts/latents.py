@@ -2,13 +2,15 @@
 
 A voice's latents are keyed by a hash of its reference audio and of the model,
 so a restart loads them from disk, and an edited recording (or another model)
-recomputes exactly that voice.
+recomputes exactly that voice. Each model has its own folder in the cache, so
+servers with different models can share one `--cache-dir`.
 """
 
 import asyncio
 import hashlib
 import logging
 import re
+import shutil
 from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
@@ -31,11 +33,15 @@ class LatentCache:
         executor: Executor,
         model_fingerprint: str,
         cache_dir: Path | None,
+        usable: Callable[[Latents], bool] = lambda _latents: True,
     ) -> None:
         self._compute = compute
         self._executor = executor
         self._model_fingerprint = model_fingerprint
-        self._cache_dir = cache_dir
+        # Only this model's entries live (and go stale) here: another model's server may share cache_dir.
+        self._cache_dir = None if cache_dir is None else cache_dir / model_fingerprint[:16]
+        self._usable = usable  # shapes that fit the model
+        self._unwritable_reported = False
         self._tasks: dict[str, asyncio.Task[Latents]] = {}
         self.computed = 0
         self.loaded = 0
@@ -73,19 +79,30 @@ class LatentCache:
         if self._cache_dir is not None:
             path = self._cache_dir / f"{speaker.name}.{self.key(speaker)}.pt"
             if path.is_file():
-                try:
-                    saved = torch.load(path, map_location="cpu", weights_only=True)
+                saved = self._load(path)
+                if saved is not None:
                     self.loaded += 1
                     _LOGGER.debug("Latents of voice %s loaded from %s", speaker.name, path)
-                    return saved["gpt_cond_latent"], saved["speaker_embedding"]
-                except (OSError, RuntimeError, KeyError) as err:
-                    _LOGGER.warning("Ignoring unreadable latent cache %s: %s", path, err)
+                    return saved
         latents = self._compute(list(speaker.files))
         self.computed += 1
         _LOGGER.debug("Latents of voice %s computed (%d computed since start)", speaker.name, self.computed)
         if path is not None:
             self._save(path, speaker.name, latents)
         return latents
+
+    def _load(self, path: Path) -> Latents | None:
+        """The entry's latents, or None (with a WARNING) when it is damaged: it is then recomputed and replaced."""
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            latents = (saved["gpt_cond_latent"], saved["speaker_embedding"])
+            if all(isinstance(tensor, torch.Tensor) for tensor in latents) and self._usable(latents):
+                return latents
+            problem = "its tensors do not fit this model"
+        except Exception as err:  # noqa: BLE001 - empty, truncated, garbage, not a dict: all damaged
+            problem = f"{type(err).__name__}: {err}"
+        _LOGGER.warning("Latent cache %s is damaged (%s); recomputing it", path, problem)
+        return None
 
     def _save(self, path: Path, name: str, latents: Latents) -> None:
         try:
@@ -98,5 +115,19 @@ class LatentCache:
             for stale in path.parent.glob("*.pt"):
                 if stale != path and own.fullmatch(stale.name):
                     stale.unlink(missing_ok=True)
-        except OSError as err:
-            _LOGGER.warning("Cannot write latent cache %s: %s", path, err)
+        except (OSError, RuntimeError) as err:  # torch.save reports a full disk as RuntimeError
+            path.with_suffix(".tmp").unlink(missing_ok=True)
+            # The voice is served from memory all the same; a full disk is said once, not per voice.
+            level = logging.DEBUG if self._unwritable_reported else logging.WARNING
+            self._unwritable_reported = True
+            _LOGGER.log(
+                level, "Cannot write latent cache %s (%s%s); voices stay cached in memory only", path, err, _free(path)
+            )
+
+
+def _free(path: Path) -> str:
+    """How much room is left where `path` goes: torch.save says only "unexpected pos" on a full disk."""
+    try:
+        return f"; {shutil.disk_usage(path.parent).free} bytes free there"
+    except OSError:
+        return ""

@@ -125,7 +125,9 @@ class XttsEngine(Engine):
         # The GPU is one resource: one thread runs all model work, and requests
         # take turns at each chunk (see iterate_in_executor).
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts")
-        self.latents = LatentCache(self._compute_latents, self._executor, _fingerprint(model_dir), cache_dir)
+        self.latents = LatentCache(
+            self._compute_latents, self._executor, _fingerprint(model_dir), cache_dir, self._fits_model
+        )
         self._warm_up: asyncio.Task | None = None
         self._rewarm: asyncio.Task | None = None  # recordings added by a reload
 
@@ -171,6 +173,17 @@ class XttsEngine(Engine):
             return await self.latents.get(self._cloned[speaker])
         except Exception as err:
             raise EngineError(f"Voice {speaker!r} cannot be cloned from its recordings: {err}") from err
+
+    def _fits_model(self, latents: Latents) -> bool:
+        """Whether cached latents have the shapes this model computes: [1, T, channels] and [1, d, 1]."""
+        gpt_cond_latent, speaker_embedding = latents
+        channels, d_vector = self.model.args.gpt_n_model_channels, self.model.args.d_vector_dim
+        return (
+            gpt_cond_latent.dim() == 3
+            and gpt_cond_latent.shape[0] == 1
+            and gpt_cond_latent.shape[2] == channels
+            and tuple(speaker_embedding.shape) == (1, d_vector, 1)
+        )
 
     def _compute_latents(self, files: list[Path]) -> Latents:
         return self.model.get_conditioning_latents(audio_path=[str(path) for path in files])

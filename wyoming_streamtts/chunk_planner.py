@@ -44,9 +44,10 @@ class ChunkPlanner:
     a chunk re-decodes `context_frames`, so small chunks cost more per token). So the listener
     does not run out where a fixed `steady` would not have. When the last sentence's speeds say a
     second chunk could not follow a `first`-token one in time, the first is made larger (up to
-    `steady`; `steady` too for the first sentence after start-up, when nothing is measured). Slower than real time, gaps come whatever the sizes: the first chunk stays small,
-    later ones are `steady`, the fewest gaps and the least silence. `first=0` is a fixed schedule
-    of `steady` tokens.
+    `steady`; `steady` too for the first sentence after start-up, when nothing is measured).
+    Slower than real time, gaps come whatever the sizes: the first chunk stays small, later ones
+    are `steady`, the fewest gaps and the least silence. `first=0` is a fixed schedule of
+    `steady` tokens.
     """
 
     def __init__(
@@ -58,7 +59,7 @@ class ChunkPlanner:
         self.pace = pace
         self._clock = clock
         self._mark = clock()
-        self._tokens = 0
+        self._prompt_done = False  # the first token, which carries the prompt, has come
         self._gpt_s = 0.0
         self._gpt_tokens = 0
         self._vocoder_s = 0.0
@@ -71,13 +72,13 @@ class ChunkPlanner:
         if not self.first or cost is None:
             return self.steady  # nothing measured yet (the first sentence after start-up): no risk
         per_token, per_chunk = cost
-        spare = self.shape.audio_per_token_s - per_token
+        spare = self.shape.audio_per_token_s - per_token * _MARGIN
         if spare <= 0:
             # Slower than real time, gaps come anyway: the first audio need not wait. Only just
             # keeping up, a fixed schedule has no gaps: nor will this one.
-            return self.first if self._slower_than_real_time(per_token, per_chunk, 1.0) else self.steady
+            return self.first if self._slower_than_real_time(per_token, per_chunk) else self.steady
         # The first chunk's audio (less what it holds back) must cover making a second as large.
-        needed = math.ceil((self.shape.held_back_s + per_chunk) / spare)
+        needed = math.ceil((self.shape.held_back_s + per_chunk * _MARGIN) / spare)
         return max(self.first, min(self.steady, needed))
 
     def resumed(self) -> None:
@@ -86,10 +87,10 @@ class ChunkPlanner:
 
     def token(self) -> None:
         now = self._clock()
-        if self._tokens:  # the first token also carries the prompt, paid once per sentence
+        if self._prompt_done:  # the first token's time is the prompt's, paid once per sentence
             self._gpt_s += now - self._mark
             self._gpt_tokens += 1
-        self._tokens += 1
+        self._prompt_done = True
         self._mark = now
 
     def sent(self, audio_s: float, vocoder_s: float, frames: int) -> int:
@@ -103,8 +104,8 @@ class ChunkPlanner:
         cost = self._cost_model()
         if not self.first or cost is None:
             return self.steady
-        per_token, per_chunk = cost
-        if self._slower_than_real_time(per_token, per_chunk, _MARGIN):
+        per_token, per_chunk = cost[0] * _MARGIN, cost[1] * _MARGIN
+        if self._slower_than_real_time(per_token, per_chunk):
             return self.steady
         ahead = self._sent_s - (now - self._first_sent_at)  # audio the listener has yet to hear
         fits = math.floor((ahead - per_chunk) / per_token)
@@ -117,16 +118,14 @@ class ChunkPlanner:
         if self._frames:
             self.pace.vocoder_s_per_frame = self._vocoder_s / self._frames
 
-    def _slower_than_real_time(self, per_token: float, per_chunk: float, margin: float) -> bool:
-        """Whether steady chunks take longer to make than to play (costs given with the margin)."""
-        cost = (per_chunk + self.steady * per_token) / _MARGIN * margin
-        return cost >= self.steady * self.shape.audio_per_token_s
+    def _slower_than_real_time(self, per_token: float, per_chunk: float) -> bool:
+        """Whether steady chunks, at these costs, take longer to make than to play."""
+        return per_chunk + self.steady * per_token >= self.steady * self.shape.audio_per_token_s
 
     def _cost_model(self) -> tuple[float, float] | None:
-        """(seconds per token, seconds per chunk) to make a chunk, with the margin; None before any measure."""
+        """(seconds per token, seconds per chunk) to make a chunk, as measured; None before any measure."""
         gpt = self._gpt_s / self._gpt_tokens if self._gpt_tokens else self.pace.gpt_s_per_token
         vocoder = self._vocoder_s / self._frames if self._frames else self.pace.vocoder_s_per_frame
         if gpt is None or vocoder is None:
             return None
-        per_token = (gpt + self.shape.frames_per_token * vocoder) * _MARGIN
-        return per_token, self.shape.context_frames * vocoder * _MARGIN
+        return gpt + self.shape.frames_per_token * vocoder, self.shape.context_frames * vocoder

@@ -19,6 +19,7 @@ from .wire import (
     DEFAULT_STREAM_IDLE_TIMEOUT_S,
 )
 
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wyoming-streamtts",

@@ -12,12 +12,12 @@ import torch
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
+from .chunk_planner import Pace
 from .engine import Engine, EngineError, iterate_in_executor
 from .languages import LANGUAGES
 from .latents import LatentCache, Latents
 from .splitter import split_sentences
 from .voices import Speaker
-from .chunk_planner import Pace
 from .xtts_stream import stream_sentence
 
 _LOGGER = logging.getLogger(__name__)

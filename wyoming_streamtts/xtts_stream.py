@@ -22,6 +22,7 @@ from .chunk_planner import ChunkPlanner, ChunkShape, Pace
 DEFAULT_CONTEXT_FRAMES = 48
 DEFAULT_OVERLAP_SAMPLES = 1024
 
+
 class WindowedVocoder:
     """Turns a growing sequence of GPT latents into audio chunks, one window at a time."""
 

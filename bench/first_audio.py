@@ -10,13 +10,12 @@ import time
 from pathlib import Path
 
 import torch
-from conftest import ServerProcess  # tests/ is on the path (bench/__init__.py)
-from listener import underruns
+from listener import underruns  # tests/ is on the path (bench/__init__.py)
 from wyoming.audio import AudioChunk, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
-from bench.server import SENTENCE
+from bench.server import SENTENCE, start_server
 from bench.translation import full_size_nllb
 from bench.xtts import CACHE, checkpoint
 from wyoming_streamtts.chunk_planner import DEFAULT_FIRST_CHUNK_SIZE, DEFAULT_STREAM_CHUNK_SIZE
@@ -43,12 +42,6 @@ async def _timeline(port: int, voice: str, text: str) -> list[tuple[float, float
     return chunks
 
 
-def _server(args: list[str]) -> ServerProcess:
-    work = CACHE / "server"
-    work.mkdir(parents=True, exist_ok=True)
-    return ServerProcess(args, None, work).wait_ready(timeout=300)
-
-
 SCHEDULES = (
     (f"fixed {DEFAULT_STREAM_CHUNK_SIZE}", FIXED),
     (f"adaptive, first {ADAPTIVE}, up to {DEFAULT_STREAM_CHUNK_SIZE}", ADAPTIVE),
@@ -58,11 +51,11 @@ SCHEDULES = (
 def schedule_figures(
     label: str, folder: Path, device: str, runs: int, sentences: int, schedules: tuple = SCHEDULES
 ) -> list[dict]:
-    """First audio and gaps of each (name, --first-chunk-sizes) schedule, in the same run."""
+    """First audio and gaps of each (name, --first-chunk-size) schedule, in the same run."""
     text = " ".join([SENTENCE] * sentences)
     rows = []
     for name, sizes in schedules:
-        server = _server(["--engine", "xtts", "--fallback", "none", "--xtts-model", str(folder), "--device", device,
+        server = start_server(["--engine", "xtts", "--fallback", "none", "--xtts-model", str(folder), "--device", device,
                           "--voices-dir", str(CACHE / "no-voices"), "--first-chunk-size", sizes])  # fmt: skip
         try:
             asyncio.run(_timeline(server.port, "en/Ana Florence", SENTENCE))  # warm-up
@@ -109,7 +102,7 @@ def clause_figures(label: str, args: list[str], voice: str, runs: int) -> dict:
     """First delta to first audio with whole sentences (before) and the first-clause rule (after)."""
     figures = {"engine": label, "text_chars": len(LLM_TEXT), "chars_per_s": LLM_CHARS_PER_S}
     for name, clause in (("sentence_s", "0"), ("first_clause_s", None)):
-        server = _server([*args, "--voices-dir", str(CACHE / "no-voices")]
+        server = start_server([*args, "--voices-dir", str(CACHE / "no-voices")]
                          + (["--first-clause-chars", clause] if clause else []))  # fmt: skip
         try:
             asyncio.run(_llm_stream(server.port, voice))  # warm-up

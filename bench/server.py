@@ -105,13 +105,18 @@ def engine_first_chunks(log: str) -> list[float]:
     return [float(ms) / 1000 for ms in re.findall(r"engine_first=([\d.]+) ms", log)]
 
 
+def start_server(args: list[str], env: dict[str, str] | None = None) -> ServerProcess:
+    """The server as a separate process, its log in the bench's cache folder."""
+    work = CACHE / "server"
+    work.mkdir(parents=True, exist_ok=True)
+    return ServerProcess(args, env, work).wait_ready(timeout=300)
+
+
 def server_figures(
     label: str, args: list[str], voice: str, runs: int, busy: int, env: dict[str, str] | None = None
 ) -> dict:
     """Every client-side figure for one engine configuration."""
-    work = CACHE / "server"
-    work.mkdir(parents=True, exist_ok=True)
-    server = ServerProcess(args, env, work).wait_ready(timeout=300)
+    server = start_server(args, env)
     try:
 
         async def measure() -> dict:

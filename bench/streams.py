@@ -9,11 +9,10 @@ import json
 import subprocess
 import sys
 
-from conftest import ServerProcess  # tests/ is on the path (bench/__init__.py)
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
-from bench.xtts import CACHE
+from bench.server import start_server
 
 # Several sentences, so that every stream keeps speaking while its text trickles in.
 STREAM_TEXT = (
@@ -43,15 +42,12 @@ asyncio.run(main(int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])))
 """
 
 
-async def _open_stream(port: int, voice: str | None, every_s: float, piece: int, stop: asyncio.Event) -> int:
-    """One stream sending `piece` characters every `every_s` until `stop`; returns audio bytes received."""
-    received = 0
+async def _open_stream(port: int, voice: str | None, every_s: float, piece: int, stop: asyncio.Event) -> None:
+    """One stream sending `piece` characters every `every_s` until `stop`, its answer read and dropped."""
     async with AsyncTcpClient("127.0.0.1", port) as client:
 
         async def read() -> None:
-            nonlocal received
             while (event := await client.read_event()) is not None:
-                received += len(event.payload or b"")
                 if event.type == "synthesize-stopped":
                     return
 
@@ -64,7 +60,6 @@ async def _open_stream(port: int, voice: str | None, every_s: float, piece: int,
             await asyncio.sleep(every_s)
         await client.write_event(SynthesizeStop().event())
         reader.cancel()
-    return received
 
 
 def describe_under_streams(
@@ -81,7 +76,7 @@ def describe_under_streams(
     case); else they are spread over the interval, as independent clients are.
     """
 
-    async def run() -> list[int]:
+    async def run() -> list[float]:
         stop = asyncio.Event()
         tasks = []
         for _ in range(streams):
@@ -112,9 +107,7 @@ def streams_figures(configs: list[tuple[str, list[str], str | None]], seconds: f
     """`describe` under 50 open streams in step, per (label, server arguments, voice)."""
     rows = []
     for label, args, voice in configs:
-        work = CACHE / "server"
-        work.mkdir(parents=True, exist_ok=True)
-        server = ServerProcess(args, None, work).wait_ready(timeout=300)
+        server = start_server(args)
         try:
             rows.append({"engine": label, **describe_under_streams(server.port, voice, seconds=seconds)})
         finally:

@@ -241,6 +241,25 @@ def write_wav(path: Path, seconds: float, pitch: float = 180.0, rate: int = 2205
     return path
 
 
+def write_huge_wav(path: Path, seconds_of_sound: float, size: int) -> Path:
+    """A WAV whose header says `size` bytes: sound, then silence as a sparse hole (no disk used)."""
+    write_wav(path, seconds_of_sound)
+    with path.open("r+b") as handle:
+        handle.truncate(size)
+        handle.seek(4)
+        handle.write((size - 8).to_bytes(4, "little"))
+        handle.seek(40)
+        handle.write((size - 44).to_bytes(4, "little"))
+    return path
+
+
+def process_io(pid: int) -> tuple[int, int]:
+    """Bytes the process has read so far, and its peak resident memory in bytes."""
+    read = int(re.search(r"rchar: (\d+)", Path(f"/proc/{pid}/io").read_text()).group(1))
+    peak = int(re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text()).group(1)) * 1024
+    return read, peak
+
+
 @pytest.fixture(scope="session")
 def tiny_xtts(tmp_path_factory) -> Path:
     """A random-weight XTTS v2 checkpoint in the real layout, built once per session."""

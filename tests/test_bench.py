@@ -20,6 +20,9 @@ def test_quick_bench_writes_results():
             assert row[key]["n"] >= 2 and 0 < row[key]["p50"] <= row[key]["max"]
         assert row["rtf"] > 0 and row["peak_rss_mb"] > 10
     assert len(results["xtts_vocoder"]["stock_s"]) == len(results["xtts_vocoder"]["windowed_s"]) == 4
+    huge = results["huge_reference"]
+    assert huge["file_bytes"] == 1 << 30 and huge["read_bytes"] > 0 and huge["peak_rss_mb"] > 10
+    assert "GiB reference recording" in result.stdout
     reliability = results["reliability"]
     assert [(row["engine"], row["requests"], row["clients"]) for row in reliability["load"]] == [("espeak", 100, 20)]
     assert reliability["bad_input"]["cases"] >= 10 and reliability["slow_reader"]["dropped"]

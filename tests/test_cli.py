@@ -94,6 +94,11 @@ def test_version():
         (["--idle-timeout", "-1"], "--idle-timeout must not be negative"),
         (["--first-clause-chars", "-5"], "--first-clause-chars must not be negative"),
         (["--first-chunk-size", "-1"], "--first-chunk-size must be at least 0"),
+        (["--temperature", "0"], "argument --temperature: 0 is not from 0.01 to 2"),
+        (["--top-p", "1.5"], "argument --top-p: 1.5 is not from 0.01 to 1"),
+        (["--top-k", "many"], "argument --top-k: 'many' is not a number"),
+        (["--repetition-penalty", "0.5"], "argument --repetition-penalty: 0.5 is not from 1 to 20"),
+        (["--speed", "9"], "argument --speed: 9 is not from 0.25 to 4"),
     ],
 )
 def test_bad_settings_fail_at_start_with_a_clear_message(args, message):

@@ -8,6 +8,9 @@ import torch
 from conftest import ServerProcess, assert_well_formed, one_shot, wait_for_log, write_wav
 from tiny_xtts import build_tiny_xtts
 
+from wyoming_streamtts.latents import LatentCache
+from wyoming_streamtts.voices import Speaker
+
 VOICES = ("empty", "garbage", "not_tensors", "a_list", "wrong_shape")
 
 
@@ -91,3 +94,13 @@ async def test_a_full_disk_keeps_latents_in_memory_with_one_warning(voices, tiny
         assert "bytes free there" in log
     finally:
         server.stop()
+
+
+def test_entries_are_keyed_by_the_cloning_settings_too(tmp_path):
+    # Latents computed with other settings (coqui's 6 s defaults before the model's own) are not these.
+    speaker = Speaker("ana", (write_wav(tmp_path / "ana.wav", 3.0),))
+    keys = {
+        settings: LatentCache(lambda _files: None, None, "model", tmp_path, settings=settings).key(speaker)
+        for settings in ("Conditioning(max_ref_len=30, gpt_cond_len=30)", "Conditioning(max_ref_len=30, gpt_cond_len=6)")
+    }
+    assert len(set(keys.values())) == 2

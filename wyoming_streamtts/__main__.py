@@ -16,8 +16,9 @@ from .cli import build_parser, check_settings
 from .connections import Connections, serve_stdio
 from .discovery import Discovery, create_discovery, default_name, multicast_problem
 from .detection import create_detector
+from .devices import decide_device, gpus_present
 from .engine import Engine, EngineError
-from .fallback import create_engine, cuda_available, data_dir, piper_voices_dir
+from .fallback import create_engine, data_dir, fallback_order, piper_voices_dir, wanted_engines
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
 from .languages import normalize_language
 from .translation import TranslationError, Translator
@@ -26,21 +27,20 @@ from .wire import EventLimits
 
 _LOGGER = logging.getLogger("wyoming_streamtts")
 
-def create_translator(args: argparse.Namespace) -> Translator | None:
-    """The translation stage named on the command line (raises TranslationError)."""
+def create_translator(args: argparse.Namespace, device: str) -> Translator | None:
+    """The translation stage named on the command line, on `device` (raises TranslationError)."""
     if args.translator == "none":
         return None
     try:
         from .translation import create_backend  # noqa: PLC0415
     except ImportError as err:
         raise TranslationError(f"Translation needs the [translate] extra: {err}") from err
-    device = "cuda" if args.device in ("auto", "cuda") and cuda_available() else "cpu"
     try:
         folder = data_dir(args)
     except EngineError as err:
         raise TranslationError(str(err)) from err
     backend = create_backend(args.translator, args.nllb_model, device, args.download, folder)
-    _LOGGER.info("Translating from %s with %s on %s", args.source_language, args.translator, device)
+    _LOGGER.info("Translating from %s with %s on %s", args.source_language, args.translator, backend.device)
     return Translator(backend, args.source_language, args.translation_cache)
 
 
@@ -60,12 +60,15 @@ def create_config(args: argparse.Namespace) -> ServerConfig:
         normalize_language(args.source_language)
     for name in args.download_piper_voice or []:
         download_piper_voice(name, piper_voices_dir(args))
+    # Only XTTS and NLLB run on a device; the light engines need not load PyTorch to find one.
+    models = args.translator != "none" or "xtts" in wanted_engines(args.engine, fallback_order(args.fallback))
+    device = decide_device(args.device, *gpus_present()) if models else "cpu"
     cloned = find_speakers(args.voices_dir)
-    engine = create_engine(args, cloned)
+    engine = create_engine(args, cloned, device)
     catalog = build_catalog(args, engine, cloned)
     return ServerConfig(
         name=args.name or args.zeroconf or "streamtts",
-        translator=create_translator(args),
+        translator=create_translator(args, device),
         detector=create_detector(catalog.languages) if len(catalog.languages) > 1 else None,
         engine=engine,
         catalog=catalog,

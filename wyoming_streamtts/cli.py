@@ -2,11 +2,13 @@
 
 import argparse
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
 from .chunk_planner import DEFAULT_FIRST_CHUNK_SIZE, DEFAULT_STREAM_CHUNK_SIZE
 from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_S
+from .devices import DEVICES
 from .discovery import default_name
 from .fallback import ENGINES
 from .languages import LANGUAGES
@@ -174,9 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--device",
-        choices=("auto", "cuda", "mps", "cpu"),
+        choices=DEVICES,
         default="auto",
-        help="where XTTS and NLLB run; auto picks CUDA when a GPU is there (default: %(default)s)",
+        help="where XTTS and NLLB run; auto picks a CUDA GPU, else an Apple GPU (MPS), else the CPU "
+        "(default: %(default)s)",
     )
     translation = parser.add_argument_group("translation (NLLB-200)")
     translation.add_argument(
@@ -247,6 +250,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="GPT tokens of each sentence's first chunk, so that audio starts sooner; later chunks grow "
         "as the audio already sent allows, up to --stream-chunk-size; 0 for a fixed size (default: %(default)s)",
     )
+    # Sampling: the checkpoint's config.json gives each (fine-tuned models ship their own).
+    checkpoint = "(default: the model's config.json)"
+    xtts.add_argument(
+        "--temperature", type=within(float, 0.01, 2.0), help=f"randomness of the speech, 0.01-2 {checkpoint}"
+    )
+    xtts.add_argument("--top-p", type=within(float, 0.01, 1.0), help=f"nucleus sampling, 0.01-1 {checkpoint}")
+    xtts.add_argument("--top-k", type=within(int, 1, 1026), help=f"tokens sampled from, 1-1026 {checkpoint}")
+    xtts.add_argument(
+        "--repetition-penalty", type=within(float, 1.0, 20.0), help=f"against repeated sounds, 1-20 {checkpoint}"
+    )
+    xtts.add_argument(
+        "--speed", type=within(float, 0.25, 4.0), help="speaking rate of XTTS voices, 0.25-4 (default: 1.0)"
+    )
     piper = parser.add_argument_group("piper engine")
     piper.add_argument(
         "--piper-voices",
@@ -269,6 +285,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=__version__)
     return parser
+
+
+def within(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` from `low` to `high` (argparse names the flag on error)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not from {low:g} to {high:g}")
+        return value
+
+    return parse
 
 
 def check_settings(args: argparse.Namespace) -> None:

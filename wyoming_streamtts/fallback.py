@@ -25,6 +25,8 @@ _LOGGER = logging.getLogger(__name__)
 RETRY_AFTER_S = 30.0
 
 ENGINES = ("xtts", "gtts", "piper", "espeak")
+# XTTS settings that flags override (None: the checkpoint's own).
+SAMPLING_FLAGS = ("temperature", "top_p", "top_k", "repetition_penalty", "speed")
 
 
 class FallbackEngine(Engine):
@@ -94,37 +96,50 @@ def fallback_order(value: str) -> list[str]:
     return names
 
 
-def create_engine(args: argparse.Namespace, cloned: list[Speaker]) -> Engine:
-    """The engine chain from --engine and --fallback (raises EngineError)."""
-    order = fallback_order(args.fallback)
+def auto_engines(order: list[str], requested_device: str, device: str) -> list[str]:
+    """The engines `--engine auto` tries: the --fallback order, without XTTS when `auto`
+    found no GPU (CUDA or Apple's MPS): on a CPU it is far slower than real time."""
+    if "xtts" in order and requested_device == "auto" and device == "cpu":
+        _LOGGER.warning("Engine xtts unavailable: no GPU (--device cpu runs it on the CPU, slowly)")
+        return [name for name in order if name != "xtts"]
+    return order
+
+
+def wanted_engines(engine: str, order: list[str]) -> list[str]:
+    """The engines --engine and --fallback name, in order: the one asked for, then those after it."""
+    if engine == "auto":
+        return order or ["espeak"]
+    return [engine, *(order[order.index(engine) + 1 :] if engine in order else [])]
+
+
+def create_engine(args: argparse.Namespace, cloned: list[Speaker], device: str) -> Engine:
+    """The engine chain from --engine and --fallback, XTTS on `device` (raises EngineError)."""
+    names = wanted_engines(args.engine, fallback_order(args.fallback))
+    build = partial(_try_engine, args, cloned, device)
     if args.engine == "auto":
-        names = order or ["espeak"]
-        if "xtts" in names and args.device == "auto" and not cuda_available():
-            _LOGGER.warning("Engine xtts unavailable: no GPU (--device cpu runs it on the CPU, slowly)")
-            names.remove("xtts")
-        chain = [engine for engine in map(partial(_try_engine, args, cloned), names) if engine]
+        chain = [engine for engine in map(build, auto_engines(names, args.device, device)) if engine]
     else:
-        # The engine asked for must start; the ones after it in the order are fallbacks.
-        fallbacks = order[order.index(args.engine) + 1 :] if args.engine in order else []
-        chain = [_build_engine(args.engine, args, cloned)]
-        chain += [engine for engine in map(partial(_try_engine, args, cloned), fallbacks) if engine]
+        # The engine asked for must start; the ones after it are fallbacks.
+        chain = [_build_engine(args.engine, args, cloned, device)]
+        chain += [engine for engine in map(build, names[1:]) if engine]
     if len(chain) == 1:
         return chain[0]
     return FallbackEngine(chain)
 
 
-def _try_engine(args: argparse.Namespace, cloned: list[Speaker], name: str) -> Engine | None:
+def _try_engine(args: argparse.Namespace, cloned: list[Speaker], device: str, name: str) -> Engine | None:
     try:
-        return _build_engine(name, args, cloned)
+        return _build_engine(name, args, cloned, device)
     except EngineError as err:
         _LOGGER.warning("Engine %s unavailable: %s", name, err)
         return None
 
 
-def _build_engine(name: str, args: argparse.Namespace, cloned: list[Speaker]) -> Engine:
+def _build_engine(name: str, args: argparse.Namespace, cloned: list[Speaker], device: str) -> Engine:
     if name == "xtts":
         try:
-            from .xtts_engine import XttsEngine, pick_device, resolve_model_dir  # noqa: PLC0415
+            from .xtts_engine import XttsEngine  # noqa: PLC0415
+            from .xtts_model import resolve_model_dir  # noqa: PLC0415
         except ImportError as err:
             raise EngineError(
                 f"The xtts engine needs the [xtts] extra (pip install 'wyoming-streamtts[xtts]'): {err}"
@@ -133,11 +148,12 @@ def _build_engine(name: str, args: argparse.Namespace, cloned: list[Speaker]) ->
         model_dir = resolve_model_dir(args.xtts_model, data_dir(args), args.download, agreed)
         return XttsEngine(
             model_dir,
-            pick_device(args.device),
+            device,
             cloned,
             args.cache_dir or data_dir(args) / "latents",
             stream_chunk_size=args.stream_chunk_size,
             first_chunk_size=args.first_chunk_size,
+            sampling={name: getattr(args, name) for name in SAMPLING_FLAGS},
             deepspeed=args.deepspeed,
         )
     if name == "gtts":
@@ -171,11 +187,3 @@ def data_dir(args: argparse.Namespace) -> Path:
         except RuntimeError as err:
             raise EngineError("there is no home directory to keep models and caches in: pass --data-dir") from err
     return Path(base) / "wyoming-streamtts"
-
-
-def cuda_available() -> bool:
-    try:
-        import torch  # noqa: PLC0415
-    except ImportError:
-        return False
-    return torch.cuda.is_available()

@@ -34,13 +34,17 @@ class LatentCache:
         model_fingerprint: str,
         cache_dir: Path | None,
         usable: Callable[[Latents], bool] = lambda _latents: True,
+        settings: str = "",
     ) -> None:
+        """`usable` says whether latents have shapes that fit the model; `settings` how they are
+        computed (other settings, other latents)."""
         self._compute = compute
         self._executor = executor
         self._model_fingerprint = model_fingerprint
         # Only this model's entries live (and go stale) here: another model's server may share cache_dir.
         self._cache_dir = None if cache_dir is None else cache_dir / model_fingerprint[:16]
-        self._usable = usable  # shapes that fit the model
+        self._usable = usable
+        self._settings = settings
         self._unwritable_reported = False
         self._tasks: dict[str, asyncio.Task[Latents]] = {}
         self.computed = 0
@@ -69,9 +73,11 @@ class LatentCache:
 
     def key(self, speaker: Speaker) -> str:
         digest = hashlib.sha256(self._model_fingerprint.encode())
+        digest.update(self._settings.encode())
         for path in speaker.files:
             digest.update(path.name.encode())
-            digest.update(path.read_bytes())
+            with path.open("rb") as handle:  # by blocks: a recording may be larger than memory
+                digest.update(hashlib.file_digest(handle, "sha256").digest())
         return digest.hexdigest()[:24]
 
     def _load_or_compute(self, speaker: Speaker) -> Latents:

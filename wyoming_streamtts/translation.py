@@ -28,6 +28,8 @@ class TranslationError(Exception):
 
 
 class Backend(Protocol):
+    device: str
+
     def translate(self, text: str, source: str, target: str) -> str:
         """Translate between FLORES-200 codes, greedily. Blocking."""
 
@@ -75,6 +77,7 @@ class Ct2Backend:
         import ctranslate2  # noqa: PLC0415
         from transformers import AutoTokenizer  # noqa: PLC0415
 
+        self.device = device
         compute_type = "int8_float16" if device == "cuda" else "int8"
         try:
             self.translator = ctranslate2.Translator(
@@ -138,6 +141,8 @@ def create_backend(kind: str, model: str, device: str, download: bool, data_dir:
             raise TranslationError(_load_failure(model, download, err)) from err
     if not (path / "model.bin").is_file():
         path = convert_to_ct2(path, data_dir / "nllb-ct2" / f"{path.name}-int8")
+    if device == "mps":
+        _LOGGER.info("CTranslate2 cannot use Apple GPUs: NLLB runs on the CPU (--translator transformers uses MPS)")
     return Ct2Backend(path, device if device == "cuda" else "cpu")
 
 

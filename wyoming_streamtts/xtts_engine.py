@@ -1,11 +1,10 @@
 """Coqui XTTS v2: cloned and studio voices, streamed while they are generated."""
 
 import asyncio
-import hashlib
 import logging
-import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -18,79 +17,12 @@ from .languages import LANGUAGES
 from .latents import LatentCache, Latents
 from .splitter import split_sentences
 from .voices import Speaker
-from .xtts_stream import stream_sentence
+from .xtts_model import conditioning_latents, fingerprint, load_model, settings
+from .xtts_stream import fit_sentence, stream_sentence
 
 _LOGGER = logging.getLogger(__name__)
 
-MODEL_FILES = ("config.json", "model.pth", "vocab.json")
-LICENSE_URL = "https://coqui.ai/cpml"
 SAMPLE_RATE = 24000
-
-
-def pick_device(requested: str) -> str:
-    """`auto` is CUDA when there is a GPU, else Apple's MPS, else the CPU."""
-    if requested != "auto":
-        if requested == "cuda" and not torch.cuda.is_available():
-            raise EngineError("--device cuda was asked for, but PyTorch sees no CUDA GPU")
-        return requested
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def resolve_model_dir(model: str, data_dir: Path, download: bool, license_agreed: bool) -> Path:
-    """A folder holding the XTTS files: `model` itself, or the official model, downloaded."""
-    if not model.startswith("tts_models/"):
-        path = Path(model).expanduser()
-        if not path.is_dir():
-            raise EngineError(f"XTTS model folder {path} does not exist")
-        missing = [name for name in MODEL_FILES if not (path / name).is_file()]
-        if missing:
-            raise EngineError(f"XTTS model folder {path} lacks {', '.join(missing)}")
-        return path
-    if not download:
-        raise EngineError(
-            f"{model} is not downloaded. Add --download to fetch it into the data folder, "
-            f"or pass --xtts-model DIR (a folder holding {', '.join(MODEL_FILES)})"
-        )
-    if not license_agreed:
-        raise EngineError(
-            f"XTTS v2 is under the Coqui Public Model License ({LICENSE_URL}). To accept it "
-            "and download the model, set COQUI_TOS_AGREED=1 or pass --agree-coqui-license"
-        )
-    return _download(model, data_dir)
-
-
-def _download(model: str, data_dir: Path) -> Path:
-    from TTS.utils.manage import ModelManager  # noqa: PLC0415 - heavy, only when downloading
-
-    # coqui reads consent from the environment (else it prompts on stdin, which a service has not).
-    os.environ["COQUI_TOS_AGREED"] = "1"
-    os.environ.setdefault("HF_HUB_CACHE", str(data_dir / "huggingface"))
-    _LOGGER.info("Downloading %s into %s (1.8 GB)", model, data_dir)
-    try:
-        _, config_path, _ = ModelManager(output_prefix=data_dir, progress_bar=False).download_model(model)
-    except Exception as err:  # noqa: BLE001 - network, disk and hub errors all end the same way
-        raise EngineError(
-            f"Could not download {model}: {err}. Check the internet connection, or copy the "
-            "model files to a folder and pass --xtts-model DIR"
-        ) from err
-    return Path(config_path).parent
-
-
-def _fingerprint(model_dir: Path) -> str:
-    """Identifies the model cheaply: its config, and size, head and tail of its weights."""
-    digest = hashlib.sha256((model_dir / "config.json").read_bytes())
-    weights = model_dir / "model.pth"
-    size = weights.stat().st_size
-    digest.update(str(size).encode())
-    with weights.open("rb") as handle:
-        digest.update(handle.read(1 << 20))
-        handle.seek(max(0, size - (1 << 20)))
-        digest.update(handle.read())
-    return digest.hexdigest()
 
 
 class XttsEngine(Engine):
@@ -109,13 +41,17 @@ class XttsEngine(Engine):
         cache_dir: Path | None,
         stream_chunk_size: int,
         first_chunk_size: int,
+        sampling: dict[str, float | None] | None = None,
         deepspeed: bool = False,
     ) -> None:
+        """`sampling`: flags that override the checkpoint's own settings (None: the checkpoint's)."""
         self.device = device
         self.stream_chunk_size = stream_chunk_size
         self.first_chunk_size = first_chunk_size
         self._pace = Pace()  # measured on the worker thread, which runs one sentence at a time
-        self.model = _load(model_dir, device, deepspeed)
+        self.model, config = load_model(model_dir, device, deepspeed)
+        self.sampling, self.conditioning = settings(config, sampling or {})
+        _LOGGER.info("XTTS sampling: %s; cloning: %s", self.sampling, self.conditioning)
         studio = self.model.speaker_manager.speakers if self.model.speaker_manager else {}
         self._studio: dict[str, Latents] = {
             name: (data["gpt_cond_latent"], data["speaker_embedding"]) for name, data in studio.items()
@@ -126,7 +62,12 @@ class XttsEngine(Engine):
         # take turns at each chunk (see iterate_in_executor).
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts")
         self.latents = LatentCache(
-            self._compute_latents, self._executor, _fingerprint(model_dir), cache_dir, self._fits_model
+            self._compute_latents,
+            self._executor,
+            fingerprint(model_dir),
+            cache_dir,
+            usable=self._fits_model,
+            settings=repr(self.conditioning),
         )
         self._warm_up: asyncio.Task | None = None
         self._rewarm: asyncio.Task | None = None  # recordings added by a reload
@@ -142,27 +83,40 @@ class XttsEngine(Engine):
         self._rewarm = asyncio.create_task(self.latents.warm_up(fresh))
 
     async def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
-        gpt_cond_latent, speaker_embedding = await self._voice(speaker)
+        voice = await self._voice(speaker)
         limit = self.model.tokenizer.char_limits.get(language.split("-")[0], 250)
+        too_long = partial(self._too_long, language=language, limit=limit)
+        loop = asyncio.get_running_loop()
         # XTTS asserts on over-long input: cut by sentences, then clauses, first.
-        for piece in split_sentences(text, limit):
-            frames = iterate_in_executor(
-                self._executor,
-                lambda piece=piece: stream_sentence(
-                    self.model,
-                    piece,
-                    language,
-                    gpt_cond_latent,
-                    speaker_embedding,
-                    self.stream_chunk_size,
-                    self.first_chunk_size,
-                    self._pace,
-                ),
-            )
-            async for wav in frames:
-                pcm = (wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes()
-                _LOGGER.debug("XTTS chunk for %s/%s: %d samples", language, speaker, len(wav))
-                yield AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=pcm)
+        for sentence in split_sentences(text, limit):
+            for piece in await loop.run_in_executor(self._executor, fit_sentence, sentence, too_long):
+                frames = iterate_in_executor(
+                    self._executor,
+                    lambda piece=piece: stream_sentence(
+                        self.model,
+                        piece,
+                        language,
+                        *voice,
+                        self.sampling,
+                        self.stream_chunk_size,
+                        self.first_chunk_size,
+                        self._pace,
+                    ),
+                )
+                async for wav in frames:
+                    pcm = (wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes()
+                    _LOGGER.debug("XTTS chunk for %s/%s: %d samples", language, speaker, len(wav))
+                    yield AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=pcm)
+
+    def _too_long(self, text: str, language: str, limit: int) -> bool:
+        """Whether XTTS would refuse `text` (its token limit), or cut its speech short: spelled out,
+        a sentence of numbers is far longer than the character limit allowed for."""
+        tokenizer, lang = self.model.tokenizer, language.split("-")[0]
+        text = text.strip().lower()
+        # The normaliser romanises Chinese, Japanese and Korean: only the token limit applies to them.
+        if lang not in ("zh", "ja", "ko") and len(tokenizer.preprocess_text(text, lang)) > 2 * limit:
+            return True
+        return len(tokenizer.encode(text, lang)) >= self.model.args.gpt_max_text_tokens
 
     async def _voice(self, speaker: str) -> Latents:
         if speaker in self._studio:
@@ -186,35 +140,9 @@ class XttsEngine(Engine):
         )
 
     def _compute_latents(self, files: list[Path]) -> Latents:
-        return self.model.get_conditioning_latents(audio_path=[str(path) for path in files])
+        return conditioning_latents(self.model, files, self.conditioning)
 
     async def close(self) -> None:
         if self._warm_up is not None:
             self._warm_up.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _load(model_dir: Path, device: str, deepspeed: bool):
-    from TTS.tts.configs.xtts_config import XttsConfig  # noqa: PLC0415 - heavy
-    from TTS.tts.models.xtts import Xtts  # noqa: PLC0415
-
-    if deepspeed and device != "cuda":
-        _LOGGER.warning("DeepSpeed needs CUDA; running without it on %s", device)
-        deepspeed = False
-    if deepspeed:
-        try:
-            import deepspeed as _  # noqa: F401, PLC0415
-        except ImportError:
-            _LOGGER.warning("DeepSpeed is not installed (pip install deepspeed); running without it")
-            deepspeed = False
-    try:
-        config = XttsConfig()
-        config.load_json(str(model_dir / "config.json"))
-        model = Xtts(config)
-        model.load_checkpoint(config, checkpoint_dir=str(model_dir), eval=True, use_deepspeed=deepspeed)
-        model.to(device)
-    except Exception as err:  # noqa: BLE001 - any broken file ends in one clear message
-        raise EngineError(f"Cannot load the XTTS model from {model_dir}: {type(err).__name__}: {err}") from err
-    name = torch.cuda.get_device_name() if device == "cuda" else device
-    _LOGGER.info("XTTS loaded from %s on %s%s", model_dir, name, " with DeepSpeed" if deepspeed else "")
-    return model

@@ -10,12 +10,14 @@ all latents, so frame positions line up with a full decode sample for sample.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 
 from .chunk_planner import ChunkPlanner, ChunkShape, Pace
+from .splitter import split_sentences
+from .xtts_model import Sampling
 
 # Frames of vocoder input decoded again before the new ones: beyond the HiFi-GAN
 # receptive field, so the audio emitted equals a full decode's.
@@ -109,13 +111,12 @@ def stream_sentence(
     language: str,
     gpt_cond_latent: torch.Tensor,
     speaker_embedding: torch.Tensor,
+    sampling: Sampling,
     stream_chunk_size: int,
     first_chunk_size: int = 0,
     pace: Pace | None = None,
-    speed: float = 1.0,
-    **sampling,
 ) -> Iterator[torch.Tensor]:
-    """Like `Xtts.inference_stream` for one sentence, with a windowed vocoder."""
+    """Like `Xtts.inference_stream` for one sentence, with a windowed vocoder and `sampling`."""
     device = model.device
     gpt_cond_latent = gpt_cond_latent.to(device)
     speaker_embedding = speaker_embedding.to(device)
@@ -123,7 +124,6 @@ def stream_sentence(
     text_tokens = torch.IntTensor(tokens).unsqueeze(0).to(device)
     if text_tokens.shape[-1] >= model.args.gpt_max_text_tokens:
         raise ValueError(f"Sentence too long for XTTS ({text_tokens.shape[-1]} tokens)")
-    options = {"temperature": 0.75, "top_k": 50, "top_p": 0.85, "repetition_penalty": 10.0, **sampling}
     fake_inputs = model.gpt.compute_embeddings(gpt_cond_latent, text_tokens)
     # XTTS keeps the prefix (conditioning + text) of generation on the model, one for
     # all; other sentences run between our chunks, so ours is put back at each resume.
@@ -134,13 +134,12 @@ def stream_sentence(
         do_sample=True,
         num_beams=1,
         num_return_sequences=1,
-        length_penalty=1.0,
         output_attentions=False,
         output_hidden_states=True,
         return_dict_in_generate=True,
-        **options,
+        **sampling.generate_options(),
     )
-    vocoder = WindowedVocoder(model.hifigan_decoder, speaker_embedding, 1.0 / max(speed, 0.05))
+    vocoder = WindowedVocoder(model.hifigan_decoder, speaker_embedding, 1.0 / sampling.speed)
     rate = model.hifigan_decoder.output_sample_rate
     planner = ChunkPlanner(first_chunk_size, stream_chunk_size, vocoder.shape(), pace or Pace())
     latents: list[torch.Tensor] = []
@@ -159,3 +158,16 @@ def stream_sentence(
     planner.finish()
     if latents:
         yield vocoder.decode(torch.cat(latents, dim=0), final=True)
+
+
+def fit_sentence(text: str, too_long: Callable[[str], bool]) -> list[str]:
+    """`text` cut in halves, at clauses, else at spaces, until no piece is `too_long`.
+
+    XTTS's character limits count the text before its normaliser spells out digits, so
+    a sentence of numbers within them can still exceed the model's token limit.
+    """
+    if len(text) <= 2 or not too_long(text):  # two characters never exceed it, and cannot be halved
+        return [text]
+    pieces = split_sentences(text, len(text) // 2)  # each piece at most half the text plus one
+    return [part for piece in pieces for part in fit_sentence(piece, too_long)]
+

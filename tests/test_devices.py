@@ -1,0 +1,86 @@
+"""One device decision for XTTS and NLLB, with the GPUs a machine may have injected (none is attached here)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from wyoming_streamtts.devices import decide_device
+from wyoming_streamtts.fallback import auto_engines
+
+GPUS = {"none": (False, False), "cuda": (True, False), "apple": (False, True), "both": (True, True)}
+
+
+@pytest.mark.parametrize(
+    ("requested", "gpus", "device"),
+    [
+        ("auto", "none", "cpu"),
+        ("auto", "cuda", "cuda"),
+        ("auto", "apple", "mps"),  # Apple GPUs are GPUs: XTTS and NLLB both go there
+        ("auto", "both", "cuda"),
+        ("cpu", "both", "cpu"),
+        ("cuda", "cuda", "cuda"),
+        ("mps", "apple", "mps"),
+    ],
+)
+def test_auto_takes_a_cuda_gpu_then_an_apple_gpu_then_the_cpu(requested, gpus, device):
+    assert decide_device(requested, *GPUS[gpus]) == device
+
+
+@pytest.mark.parametrize(
+    ("requested", "gpus", "message"),
+    [
+        ("cuda", "none", "--device cuda was asked for, but PyTorch sees no CUDA GPU"),
+        ("cuda", "apple", "--device cuda was asked for, but PyTorch sees no CUDA GPU"),
+        ("mps", "cuda", "--device mps was asked for, but PyTorch sees no Apple GPU (MPS)"),
+    ],
+)
+def test_a_gpu_asked_for_and_absent_is_an_error_naming_the_flag(requested, gpus, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        decide_device(requested, *GPUS[gpus])
+
+
+@pytest.mark.parametrize(
+    ("requested", "device", "engines"),
+    [
+        ("auto", "cpu", ["gtts", "piper", "espeak"]),  # XTTS on a CPU is far slower than real time
+        ("auto", "cuda", ["xtts", "gtts", "piper", "espeak"]),
+        ("auto", "mps", ["xtts", "gtts", "piper", "espeak"]),  # was dropped: only CUDA counted
+        ("cpu", "cpu", ["xtts", "gtts", "piper", "espeak"]),  # asked for by name
+    ],
+)
+def test_engine_auto_keeps_xtts_on_any_gpu(requested, device, engines):
+    assert auto_engines(["xtts", "gtts", "piper", "espeak"], requested, device) == engines
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--engine", "xtts", "--xtts-model", "/nowhere"],
+        ["--engine", "espeak", "--translator", "ctranslate2"],  # NLLB alone: was a silent CPU fallback
+        ["--engine", "auto", "--fallback", "xtts,espeak"],
+    ],
+    ids=["xtts", "nllb", "auto"],
+)
+@pytest.mark.parametrize("device", ["cuda", "mps"])
+def test_a_missing_gpu_stops_the_server_at_start_whichever_model_wants_it(args, device):
+    result = subprocess.run(
+        [sys.executable, "-m", "wyoming_streamtts", *args, "--device", device],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert f"--device {device} was asked for, but PyTorch sees no" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_light_engines_do_not_load_pytorch_to_find_a_device():
+    # espeak alone needs no device: a --device cuda that no model uses is no error, and costs no PyTorch.
+    code = (
+        "import sys; from wyoming_streamtts.__main__ import create_config; from wyoming_streamtts.cli import build_parser;"
+        "create_config(build_parser().parse_args(['--engine', 'espeak', '--device', 'cuda']));"
+        "print('torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "False"

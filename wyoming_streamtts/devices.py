@@ -1,0 +1,32 @@
+"""Where the models run: one decision at start-up, for XTTS and NLLB alike."""
+
+import logging
+
+_LOGGER = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cuda", "mps", "cpu")
+GPUS = ("cuda", "mps")
+
+
+def gpus_present() -> tuple[bool, bool]:
+    """Whether PyTorch sees a CUDA GPU, and an Apple GPU (MPS); neither without PyTorch."""
+    try:
+        import torch  # noqa: PLC0415 - heavy, and not installed for the light engines
+    except ImportError:
+        return False, False
+    mps = getattr(torch.backends, "mps", None)
+    return torch.cuda.is_available(), bool(mps and mps.is_available())
+
+
+def decide_device(requested: str, cuda: bool, mps: bool) -> str:
+    """The --device asked for, checked; `auto` is a CUDA GPU, else an Apple GPU, else the CPU.
+
+    Raises ValueError naming the flag when the GPU asked for is not there.
+    """
+    if requested == "auto":
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    if requested == "cuda" and not cuda:
+        raise ValueError("--device cuda was asked for, but PyTorch sees no CUDA GPU")
+    if requested == "mps" and not mps:
+        raise ValueError("--device mps was asked for, but PyTorch sees no Apple GPU (MPS)")
+    return requested

@@ -93,6 +93,7 @@ def main() -> None:
         "engines": engine_runs(args.quick, runs),
         "xtts_vocoder": xtts.vocoder_cost(tiny, chunks=4 if args.quick else 12),
         "latent_cache": xtts.latent_cache_figures(tiny, runs=runs),
+        "huge_reference": xtts.huge_reference_figures(tiny),
         "reliability": load.reliability_figures(args.quick),
         "hardening": hardening.hardening_figures(args.quick, runs),
         "first_audio": first_audio.first_audio_figures(args.quick, runs),
@@ -131,6 +132,12 @@ def report(results: dict) -> str:
     lines.append(
         f"Latent cache (10 s reference, tiny model): cold {cache['cold_compute_s'] * 1000:.0f} ms, "
         f"warm memory {cache['warm_memory_s'] * 1000:.2f} ms, warm disk {cache['warm_disk_s'] * 1000:.1f} ms"
+    )
+    huge = results["huge_reference"]
+    lines.append(
+        f"Warm-up with a {huge['file_bytes'] / 2**30:.0f} GiB reference recording: {huge['read_bytes'] / 2**20:.0f} MiB "
+        f"read, peak RSS {huge['peak_rss_before_warm_up_mb']:.0f} -> {huge['peak_rss_mb']:.0f} MB, "
+        f"{huge['warm_up_s']:.1f} s"
     )
     reliability = results["reliability"]
     lines += ["", "| 100 requests, 20 clients, one-shot + streaming | lost | wall | first chunk p50 / p95 | describe meanwhile p50 / max (n) | peak RSS |",

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import torch
-from conftest import write_wav
+from conftest import ServerProcess, process_io, wait_for_log, write_huge_wav, write_wav
 from tiny_xtts import build_tiny_xtts
 
 from wyoming_streamtts.chunk_planner import DEFAULT_FIRST_CHUNK_SIZE, DEFAULT_STREAM_CHUNK_SIZE
@@ -24,7 +24,8 @@ CACHE = Path(tempfile.gettempdir()) / "wyoming-streamtts-bench"
 
 
 def checkpoint(full_size: bool, max_audio_tokens: int) -> Path:
-    folder = CACHE / f"xtts-{'full' if full_size else 'tiny'}-{max_audio_tokens}"
+    # "v2config": built with XTTS v2's own config.json values (folders without it have coqui's defaults).
+    folder = CACHE / f"xtts-v2config-{'full' if full_size else 'tiny'}-{max_audio_tokens}"
     if not (folder / "model.pth").is_file():
         build_tiny_xtts(folder, full_size=full_size, max_audio_tokens=max_audio_tokens)
     return folder
@@ -87,3 +88,27 @@ def latent_cache_figures(folder: Path, runs: int = 3) -> dict:
         }
 
     return asyncio.run(run())
+
+
+def huge_reference_figures(folder: Path) -> dict:
+    """A server warming one voice whose recording is 1 GiB (6.8 hours): bytes read, peak RSS, seconds."""
+    voices = CACHE / "huge-voices"
+    write_huge_wav(voices / "huge.wav", 40.0, 1 << 30)
+
+    async def warm(server: ServerProcess) -> None:
+        await wait_for_log(server, r"Voices warm: 1 computed", timeout=600)
+
+    with tempfile.TemporaryDirectory() as cache_dir:
+        args = ["--engine", "xtts", "--fallback", "none", "--xtts-model", str(folder), "--device", "cpu",
+                "--voices-dir", str(voices), "--cache-dir", cache_dir]  # fmt: skip
+        server = ServerProcess(args, None, Path(cache_dir)).wait_ready(timeout=300)
+        try:
+            ready, peak_before = time.perf_counter(), process_io(server.process.pid)[1]
+            asyncio.run(warm(server))
+            seconds = time.perf_counter() - ready
+            read, peak = process_io(server.process.pid)
+        finally:
+            server.stop()
+    return {"file_bytes": 1 << 30, "read_bytes": read, "peak_rss_mb": peak / 2**20,
+            "peak_rss_before_warm_up_mb": peak_before / 2**20, "warm_up_s": seconds}  # fmt: skip
+

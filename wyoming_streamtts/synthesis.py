@@ -88,8 +88,8 @@ class Synthesis:
         return self._task.done()
 
     async def wait(self) -> None:
-        """Wait until the stream has been sent (or has failed)."""
-        await asyncio.shield(self._task)
+        """Wait until the stream has been sent, has failed or was stopped (never raises its outcome)."""
+        await asyncio.wait({self._task})
 
     async def cancel(self) -> None:
         """Stop speaking at the next chunk; close the audio that was started."""

@@ -112,7 +112,9 @@ def main() -> None:
 
 def report(results: dict) -> str:
     lines = [f"machine: {results['machine']}", ""]
-    lines.append("| engine | first chunk one-shot p50 / p95 | streaming p50 / p95 | engine's own | server overhead | RTF | describe under load p50 / max | peak RSS |")
+    lines.append(
+        "| engine | first chunk one-shot p50 / p95 | streaming p50 / p95 | engine's own | server overhead | RTF | describe under load p50 / max | peak RSS |"
+    )
     lines.append("|---|---|---|---|---|---|---|---|")
     for row in results["engines"]:
         one, stream, own, described = (row["first_chunk_one_shot_s"], row["first_chunk_streaming_s"],
@@ -195,7 +197,9 @@ def first_audio_report(results: dict) -> list[str]:
         )
     if "first_sentence_translation" in figures:
         translated = figures["first_sentence_translation"]
-        tts = {row["model"]: row["first_audio_s"] for row in figures["schedules"] if row["schedule"].startswith("adaptive")}
+        tts = {
+            row["model"]: row["first_audio_s"] for row in figures["schedules"] if row["schedule"].startswith("adaptive")
+        }
         lines.append(
             f"First sentence ({translated['sentence_chars']} characters) translated by NLLB-600M shapes, CTranslate2 int8: "
             f"{translated['median_s'] * 1000:.0f} ms; with XTTS's first audio: "
@@ -203,7 +207,9 @@ def first_audio_report(results: dict) -> list[str]:
         )
     lines += ["", "describe while 50 streams each send a delta per second, in step:"]
     for row in results["describe_under_streams"]:
-        lines.append(f"  {row['engine']}: p50 {row['p50_s'] * 1000:.1f} ms, max {row['max_s'] * 1000:.1f} ms ({row['n']} probes)")
+        lines.append(
+            f"  {row['engine']}: p50 {row['p50_s'] * 1000:.1f} ms, max {row['max_s'] * 1000:.1f} ms ({row['n']} probes)"
+        )
     return lines
 
 

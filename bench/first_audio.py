@@ -55,8 +55,9 @@ def schedule_figures(
     text = " ".join([SENTENCE] * sentences)
     rows = []
     for name, sizes in schedules:
-        server = start_server(["--engine", "xtts", "--fallback", "none", "--xtts-model", str(folder), "--device", device,
-                          "--voices-dir", str(CACHE / "no-voices"), "--first-chunk-size", sizes])  # fmt: skip
+        server = start_server(["--engine", "xtts", "--fallback", "none", "--xtts-model", str(folder),
+                               "--device", device, "--voices-dir", str(CACHE / "no-voices"),
+                               "--first-chunk-size", sizes])  # fmt: skip
         try:
             asyncio.run(_timeline(server.port, "en/Ana Florence", SENTENCE))  # warm-up
             timelines = [asyncio.run(_timeline(server.port, "en/Ana Florence", text)) for _ in range(runs)]

@@ -5,7 +5,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no display: write files only
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def save(results: dict, path: Path) -> None:
@@ -42,13 +42,19 @@ def _sooner(figures: dict, axes) -> None:
     """First audio before and after: XTTS's fixed vs adaptive chunks, whole first sentence vs first clause."""
     pairs = {}
     for row in figures["schedules"]:
-        pairs.setdefault(row["model"], [0.0, 0.0])[0 if row["schedule"].startswith("fixed") else 1] = row["first_audio_s"]
+        pairs.setdefault(row["model"], [0.0, 0.0])[0 if row["schedule"].startswith("fixed") else 1] = row[
+            "first_audio_s"
+        ]
     for row in figures["first_clause"]:
         pairs[f"{row['engine']}, LLM stream"] = [row["sentence_s"], row["first_clause_s"]]
     labels = list(pairs)
     x = range(len(labels))
-    axes.bar([i - 0.2 for i in x], [pairs[label][0] * 1000 for label in labels], width=0.4,
-             label="before (fixed 20 tokens / whole sentence)")
+    axes.bar(
+        [i - 0.2 for i in x],
+        [pairs[label][0] * 1000 for label in labels],
+        width=0.4,
+        label="before (fixed 20 tokens / whole sentence)",
+    )
     axes.bar([i + 0.2 for i in x], [pairs[label][1] * 1000 for label in labels], width=0.4,
              label="after (adaptive chunks / first clause)")  # fmt: skip
     axes.set_xticks(list(x), labels, rotation=15)

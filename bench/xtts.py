@@ -59,6 +59,11 @@ def vocoder_cost(folder: Path, chunks: int = 12, per_chunk: int = 20) -> dict:
     return {"chunk_tokens": per_chunk, "stock_s": stock, "windowed_s": ours}
 
 
+def fresh_cache(engine: XttsEngine, cache_dir: Path) -> LatentCache:
+    """A cache in `cache_dir` around the engine's own latent computation, on its worker thread."""
+    return LatentCache(engine._compute_latents, engine._executor, "bench", cache_dir)  # noqa: SLF001
+
+
 def latent_cache_figures(folder: Path, runs: int = 3) -> dict:
     """Cold compute vs warm memory vs warm disk for one 10 s reference."""
 
@@ -69,14 +74,14 @@ def latent_cache_figures(folder: Path, runs: int = 3) -> dict:
         cold, memory, disk = [], [], []
         for _ in range(runs):
             with tempfile.TemporaryDirectory() as cache_dir:
-                fresh = LatentCache(engine._compute_latents, engine._executor, "bench", Path(cache_dir))
+                fresh = fresh_cache(engine, Path(cache_dir))
                 began = time.perf_counter()
                 await fresh.get(speaker)
                 cold.append(time.perf_counter() - began)
                 began = time.perf_counter()
                 await fresh.get(speaker)
                 memory.append(time.perf_counter() - began)
-                reloaded = LatentCache(engine._compute_latents, engine._executor, "bench", Path(cache_dir))
+                reloaded = fresh_cache(engine, Path(cache_dir))
                 began = time.perf_counter()
                 await reloaded.get(speaker)
                 disk.append(time.perf_counter() - began)
@@ -111,4 +116,3 @@ def huge_reference_figures(folder: Path) -> dict:
             server.stop()
     return {"file_bytes": 1 << 30, "read_bytes": read, "peak_rss_mb": peak / 2**20,
             "peak_rss_before_warm_up_mb": peak_before / 2**20, "warm_up_s": seconds}  # fmt: skip
-

@@ -34,8 +34,14 @@ BAD_EVENTS: dict[str, tuple[bytes, str]] = {
     "data is not an object": (header({"type": "synthesize"}, b'["hello"]'), "bad-event"),
     "negative data_length": (header({"type": "synthesize"}, data_length=-5), "bad-event"),
     "data_length is text": (b'{"type": "synthesize", "data_length": "12"}\n', "bad-event"),
-    "data_length of a terabyte": (header({"type": "synthesize"}, b'{"text": "hi"}', data_length=10**12), "event-too-large"),
-    "payload_length of a terabyte": (header({"type": "synthesize"}, payload=b"xx", payload_length=2**40), "event-too-large"),
+    "data_length of a terabyte": (
+        header({"type": "synthesize"}, b'{"text": "hi"}', data_length=10**12),
+        "event-too-large",
+    ),
+    "payload_length of a terabyte": (
+        header({"type": "synthesize"}, payload=b"xx", payload_length=2**40),
+        "event-too-large",
+    ),
     "deeply nested JSON": (b'{"type": "synthesize", "data": ' + b"[" * 100_000 + b"\n", "bad-event"),
     "text is a number": (header({"type": "synthesize", "data": {"text": 123}}), "bad-event"),
     "text is missing": (header({"type": "synthesize", "data": {}}), "bad-event"),

@@ -1,7 +1,7 @@
 """An engine for in-process tests: chunks on a schedule, failures on command, closes counted."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from wyoming.audio import AudioChunk
@@ -39,7 +39,7 @@ class FakeEngine(Engine):
     def release(self) -> None:
         self._released.set()
 
-    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
+    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
         plan = self.plans[min(len(self.texts), len(self.plans) - 1)]
         self.texts.append(text)
         try:

@@ -13,10 +13,18 @@ def test_quick_bench_writes_results():
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((REPO / "bench" / "results" / "quick.json").read_text())
     assert [row["engine"] for row in results["engines"]] == [
-        "espeak", "gtts (local fake Google)", "piper (joe, medium)", "xtts tiny (cpu)"
+        "espeak",
+        "gtts (local fake Google)",
+        "piper (joe, medium)",
+        "xtts tiny (cpu)",
     ]
     for row in results["engines"]:
-        for key in ("first_chunk_one_shot_s", "first_chunk_streaming_s", "engine_first_chunk_s", "describe_under_load_s"):
+        for key in (
+            "first_chunk_one_shot_s",
+            "first_chunk_streaming_s",
+            "engine_first_chunk_s",
+            "describe_under_load_s",
+        ):
             assert row[key]["n"] >= 2 and 0 < row[key]["p50"] <= row[key]["max"]
         assert row["rtf"] > 0 and row["peak_rss_mb"] > 10
     assert len(results["xtts_vocoder"]["stock_s"]) == len(results["xtts_vocoder"]["windowed_s"]) == 4
@@ -35,7 +43,7 @@ def test_quick_bench_writes_results():
     assert [row["schedule"][:5] for row in sooner["schedules"]] == ["fixed", "adapt"]
     assert all(row["first_audio_s"] > 0 and row["underruns"] >= 0 for row in sooner["schedules"])
     assert [row["engine"] for row in sooner["first_clause"]] == ["espeak"]
-    assert 0 < sooner["first_clause"][0]["first_clause_s"] and 0 < sooner["first_clause"][0]["sentence_s"]
+    assert sooner["first_clause"][0]["first_clause_s"] > 0 and sooner["first_clause"][0]["sentence_s"] > 0
     assert [row["engine"] for row in results["describe_under_streams"]] == ["espeak"]
     assert results["describe_under_streams"][0]["n"] > 10
     assert "50 streams" in result.stdout

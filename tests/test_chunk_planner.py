@@ -25,7 +25,9 @@ def speak(pace: Pace, first: int, gpt_s: float, frame_s: float, tokens: int = 12
         if new >= size or final:
             frames = round(new * SHAPE.frames_per_token) + (SHAPE.context_frames if sizes else 0)
             now += frames * frame_s
-            audio = new * SECONDS_PER_TOKEN - (SHAPE.held_back_s if not sizes else 0) + (SHAPE.held_back_s if final else 0)
+            audio = (
+                new * SECONDS_PER_TOKEN - (SHAPE.held_back_s if not sizes else 0) + (SHAPE.held_back_s if final else 0)
+            )
             chunks.append((now, audio))
             sizes.append(new)
             if not final:

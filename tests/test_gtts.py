@@ -1,6 +1,5 @@
 """The gtts engine in the real server process, against a local fake of Google."""
 
-
 import pytest
 from conftest import assert_well_formed, describe, free_port, one_shot, rms, stream_request, wait_for_log
 from fake_google import FakeGoogle

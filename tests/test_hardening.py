@@ -17,6 +17,7 @@ from wyoming.client import AsyncTcpClient
 from wyoming.event import async_read_event, read_event
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
+
 async def test_describe_is_answered_while_a_worst_case_text_is_split(start_server):
     server = start_server("--engine", "espeak")
     async with AsyncTcpClient("127.0.0.1", server.port) as client:
@@ -62,7 +63,7 @@ async def test_a_stream_that_goes_silent_is_ended(start_server):
     # A stream that keeps receiving text stays open however long it lasts.
     async with AsyncTcpClient("127.0.0.1", server.port) as client:
         await client.write_event(SynthesizeStart().event())
-        for word in "one two three four five six".split():
+        for word in ["one", "two", "three", "four", "five", "six"]:
             await client.write_event(SynthesizeChunk(text=word + ", ").event())
             await asyncio.sleep(0.5)
         await client.write_event(SynthesizeStop().event())
@@ -191,7 +192,9 @@ def test_stdio_answers_like_tcp():
     events, log = stdio("--engine", "espeak", sent=header({"type": "synthesize", "data": {"text": 123}}))
     assert [(e.type, e.data["code"]) for e in events] == [("error", "bad-event")]
     assert "Traceback" not in log
-    events, _ = stdio("--engine", "espeak", "--max-event-bytes", "2048", sent=header({"type": "synthesize"}, b"x" * 4096))
+    events, _ = stdio(
+        "--engine", "espeak", "--max-event-bytes", "2048", sent=header({"type": "synthesize"}, b"x" * 4096)
+    )
     assert [(e.type, e.data["code"]) for e in events] == [("error", "event-too-large")]
 
 

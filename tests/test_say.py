@@ -61,7 +61,9 @@ def test_unreachable_server_is_a_clear_message():
 
 
 def test_server_error_is_shown(server, tmp_path):
-    result = say("Hello.", "--uri", f"tcp://127.0.0.1:{server.port}", "--voice", "xx/nobody", "-o", str(tmp_path / "x.wav"))
+    result = say(
+        "Hello.", "--uri", f"tcp://127.0.0.1:{server.port}", "--voice", "xx/nobody", "-o", str(tmp_path / "x.wav")
+    )
     assert result.returncode == 1
     assert "The server answered with an error (voice-not-found)" in result.stderr
 

@@ -211,7 +211,10 @@ async def test_debug_logs_every_event_in_and_out_without_audio(start_server):
         assert line in log, line
     chunk_lines = [line for line in log.splitlines() if "Event out: audio-chunk" in line]
     assert len(chunk_lines) == len(reply.chunks)
-    assert all(line.endswith(f"payload={len(chunk.audio)} bytes") for line, chunk in zip(chunk_lines, reply.chunks, strict=True))
+    assert all(
+        line.endswith(f"payload={len(chunk.audio)} bytes")
+        for line, chunk in zip(chunk_lines, reply.chunks, strict=True)
+    )
 
 
 async def test_a_request_naming_no_voice_is_spoken_in_the_language_of_its_text(server):

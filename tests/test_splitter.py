@@ -21,7 +21,10 @@ def feed_in_pieces(text: str, size: int, max_chars: int = 250, first_clause_char
         ("Hello there. How are you?", ["Hello there.", "How are you?"]),
         ("It costs 3.5 euros. Cheap!", ["It costs 3.5 euros.", "Cheap!"]),
         ("Version 2.0.1 is out", ["Version 2.0.1 is out"]),
-        ("Dr. Smith and Mrs. Jones met e.g. at noon. Then left.", ["Dr. Smith and Mrs. Jones met e.g. at noon.", "Then left."]),
+        (
+            "Dr. Smith and Mrs. Jones met e.g. at noon. Then left.",
+            ["Dr. Smith and Mrs. Jones met e.g. at noon.", "Then left."],
+        ),
         ("J. R. R. Tolkien wrote it. I know.", ["J. R. R. Tolkien wrote it.", "I know."]),
         ('He said "stop." Then he left.', ['He said "stop."', "Then he left."]),
         ("Wait... what?! Really.", ["Wait...", "what?!", "Really."]),
@@ -108,9 +111,18 @@ def test_a_long_first_sentence_is_released_at_its_first_clause_then_sentences_fo
     ("text", "first"),
     [
         ("Hi there. Good evening, the living room is at twenty one degrees, and so on.", "Hi there."),
-        ("The weather today is looking rather grim - rain all day, they say.", "The weather today is looking rather grim -"),
-        ("The temperature outside is now exactly 3,5 degrees and falling fast.", "The temperature outside is now exactly 3,5 degrees and falling fast."),
-        ("A well-known and very well-liked restaurant nearby: closed on Mondays.", "A well-known and very well-liked restaurant nearby:"),
+        (
+            "The weather today is looking rather grim - rain all day, they say.",
+            "The weather today is looking rather grim -",
+        ),
+        (
+            "The temperature outside is now exactly 3,5 degrees and falling fast.",
+            "The temperature outside is now exactly 3,5 degrees and falling fast.",
+        ),
+        (
+            "A well-known and very well-liked restaurant nearby: closed on Mondays.",
+            "A well-known and very well-liked restaurant nearby:",
+        ),
     ],
 )
 def test_only_the_first_sentence_is_cut_and_only_at_a_real_clause_boundary(text, first):

@@ -129,7 +129,13 @@ def fragments() -> st.SearchStrategy[bytes]:
 def test_the_server_answers_anything_with_events_or_a_clean_close(server, raw):
     reply = send_raw(server.port, raw, timeout=10.0, half_close=True)
     assert reply.closed, "the server neither answered nor closed"
-    assert set(reply.codes) <= KNOWN_CODES | {"voice-not-found", "empty-text", "no-stream", "stream-in-progress", "text-too-long"}
+    assert set(reply.codes) <= KNOWN_CODES | {
+        "voice-not-found",
+        "empty-text",
+        "no-stream",
+        "stream-in-progress",
+        "text-too-long",
+    }
 
 
 def test_after_the_fuzzing_the_server_serves_and_logged_no_crash(server):

@@ -177,8 +177,9 @@ async def test_new_request_on_the_connection_cancels_the_running_one(xtts_server
     server = xtts_server()
     async with AsyncTcpClient("127.0.0.1", server.port) as client:
         await client.write_event(
-            Synthesize(text="A long first request that nobody wants to hear the end of.",
-                       voice=SynthesizeVoice(name="en/ana")).event()  # fmt: skip
+            Synthesize(
+                text="A long first request that nobody wants to hear the end of.", voice=SynthesizeVoice(name="en/ana")
+            ).event()  # fmt: skip
         )
         assert (await asyncio.wait_for(client.read_event(), 120)).type == "audio-start"
         await client.write_event(Synthesize(text="Second.", voice=SynthesizeVoice(name="en/ana")).event())

@@ -72,7 +72,8 @@ def test_the_checkpoint_settings_are_the_official_ones(tiny_xtts):
     _model, config = load_model(tiny_xtts, "cpu", deepspeed=False)
     sampling, conditioning = settings(config, {"temperature": None, "speed": 1.5})
     assert sampling.generate_options() == {
-        name: XTTS_V2_INFERENCE[name] for name in ("temperature", "top_p", "top_k", "repetition_penalty", "length_penalty")
+        name: XTTS_V2_INFERENCE[name]
+        for name in ("temperature", "top_p", "top_k", "repetition_penalty", "length_penalty")
     }
     assert sampling.speed == 1.5
     assert (conditioning.max_ref_len, conditioning.gpt_cond_len, conditioning.gpt_cond_chunk_len) == (30, 30, 4)

@@ -43,8 +43,11 @@ async def test_a_sentence_of_numbers_is_cut_by_tokens_and_spoken(start_server, t
 
 @pytest.mark.parametrize(
     ("voice", "text"),
-    [("zh-cn/Ana Florence", "今天天气很好，我们去公园散步吧。"), ("ja/Ana Florence", "今日はいい天気ですね。"),
-     ("ko/Ana Florence", "오늘 날씨가 좋네요.")],  # fmt: skip
+    [
+        ("zh-cn/Ana Florence", "今天天气很好，我们去公园散步吧。"),
+        ("ja/Ana Florence", "今日はいい天気ですね。"),
+        ("ko/Ana Florence", "오늘 날씨가 좋네요."),
+    ],  # fmt: skip
     ids=["zh-cn", "ja", "ko"],
 )
 async def test_chinese_japanese_and_korean_are_spoken(start_server, tiny_xtts, tmp_path, voice, text):

@@ -55,7 +55,17 @@ def netns_without_multicast():
 def test_home_assistant_finds_the_server_and_sees_it_leave(netns, tmp_path, bind, extra, announced):
     port = free_port()
     server = ServerProcess(
-        ["--uri", f"tcp://{bind}:{port}", "--engine", "espeak", "--zeroconf", "kitchen-tts", "--shutdown-grace", "30", *extra],
+        [
+            "--uri",
+            f"tcp://{bind}:{port}",
+            "--engine",
+            "espeak",
+            "--zeroconf",
+            "kitchen-tts",
+            "--shutdown-grace",
+            "30",
+            *extra,
+        ],
         None,
         tmp_path,
         program=("ip", "netns", "exec", netns, sys.executable, "-m", "wyoming_streamtts"),
@@ -66,7 +76,11 @@ def test_home_assistant_finds_the_server_and_sees_it_leave(netns, tmp_path, bind
     )  # fmt: skip
     try:
         found = probe.stdout.readline()
-        assert found.startswith("FOUND "), (found, probe.stderr.read() if probe.poll() is not None else "", server.log())
+        assert found.startswith("FOUND "), (
+            found,
+            probe.stderr.read() if probe.poll() is not None else "",
+            server.log(),
+        )
         seen = json.loads(found.removeprefix("FOUND "))
         # Bound to 0.0.0.0, the announced address is a real one, never 0.0.0.0.
         # The program is titled by the zeroconf name, so two servers do not look alike in Home Assistant.

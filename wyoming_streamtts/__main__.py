@@ -6,17 +6,18 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from wyoming.server import AsyncServer, AsyncStdioServer, HandlerFactory
 
 from .cli import build_parser, check_settings
 from .connections import Connections, serve_stdio
-from .discovery import Discovery, create_discovery, default_name, multicast_problem
 from .detection import create_detector
 from .devices import decide_device, gpus_present
+from .discovery import Discovery, create_discovery, default_name, multicast_problem
 from .engine import Engine, EngineError
 from .fallback import create_engine, data_dir, fallback_order, piper_voices_dir, wanted_engines
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
@@ -26,6 +27,7 @@ from .voices import Speaker, VoiceCatalog, find_speakers
 from .wire import EventLimits
 
 _LOGGER = logging.getLogger("wyoming_streamtts")
+
 
 def create_translator(args: argparse.Namespace, device: str) -> Translator | None:
     """The translation stage named on the command line, on `device` (raises TranslationError)."""
@@ -155,14 +157,14 @@ async def serve(
     handler_factory: HandlerFactory,
     discovery: Discovery | None,
     uri: str,
-    reload: Callable[[], Awaitable[None]],
+    reload: Callable[[], Coroutine[Any, Any, None]],
 ) -> None:
     """Listen, then announce; on SIGHUP reload the voices; on SIGTERM or Ctrl-C withdraw
     the announcement and return."""
     await server.start(handler_factory)
     _LOGGER.info("Listening on %s (by %s)", uri, ATTRIBUTION.name)
     stopping = asyncio.Event()
-    reloads: set[asyncio.Task] = set()
+    reloads: set[asyncio.Task[None]] = set()
 
     def on_hangup() -> None:
         task = asyncio.create_task(reload())
@@ -194,10 +196,8 @@ async def serve(
 
 
 def run() -> None:
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         sys.exit(asyncio.run(main()))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -48,9 +48,7 @@ class PcmFramer:
         chunks = []
         while len(self._pending) >= minimum and self._pending:
             size = min(self._chunk_bytes, len(self._pending) - len(self._pending) % (WIDTH * CHANNELS))
-            chunks.append(
-                AudioChunk(rate=RATE, width=WIDTH, channels=CHANNELS, audio=bytes(self._pending[:size]))
-            )
+            chunks.append(AudioChunk(rate=RATE, width=WIDTH, channels=CHANNELS, audio=bytes(self._pending[:size])))
             del self._pending[:size]
         return chunks
 

@@ -42,8 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="",
         metavar="NAME",
-        help="announce the server to Home Assistant by zeroconf, as NAME (default: --name, else "
-        f"{default_name()})",
+        help=f"announce the server to Home Assistant by zeroconf, as NAME (default: --name, else {default_name()})",
     )
     parser.add_argument(
         "--zeroconf-host",
@@ -54,8 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--voices-dir",
         type=Path,
         default=Path("voices"),
-        help="folder of reference recordings: NAME.wav|mp3|flac or NAME/*.wav is speaker NAME "
-        "(default: %(default)s)",
+        help="folder of reference recordings: NAME.wav|mp3|flac or NAME/*.wav is speaker NAME (default: %(default)s)",
     )
     parser.add_argument(
         "--engine",
@@ -76,8 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--language",
         action="append",
         metavar="LANG",
-        help="advertise voices only in this language (repeatable; default: all of "
-        f"{' '.join(LANGUAGES)})",
+        help=f"advertise voices only in this language (repeatable; default: all of {' '.join(LANGUAGES)})",
     )
     parser.add_argument(
         "--default-voice",

@@ -3,7 +3,6 @@
 import logging
 from collections.abc import Iterable
 
-
 _LOGGER = logging.getLogger(__name__)
 
 _LIGHT_MIN_CONFIDENCE = 0.6

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import Executor, Future
 from contextvars import ContextVar
 from typing import TypeVar
@@ -44,7 +44,7 @@ class Engine(ABC):
         """Begin background work (such as warming voices) once the event loop runs."""
 
     @abstractmethod
-    def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
+    def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
         """Yield 16-bit PCM for one sentence as it is produced, at the engine's own rate.
 
         Work happens off the event loop. Raises EngineError on failure. Closing the
@@ -58,9 +58,7 @@ class Engine(ABC):
         """Release what the engine holds (models, processes, threads)."""
 
 
-async def iterate_in_executor(
-    executor: Executor, make_iterator: Callable[[], Iterator[T]]
-) -> AsyncIterator[T]:
+async def iterate_in_executor(executor: Executor, make_iterator: Callable[[], Iterator[T]]) -> AsyncGenerator[T, None]:
     """Run a blocking iterator in an executor, one item per hop, off the event loop.
 
     Items are pulled only as fast as the consumer takes them, so nothing piles up

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import shutil
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
@@ -29,9 +29,7 @@ class EspeakEngine(Engine):
     def __init__(self, binary: str = "espeak-ng", words_per_minute: int = 175) -> None:
         path = shutil.which(binary)
         if path is None:
-            raise EngineError(
-                f"{binary} was not found; install it (Debian/Ubuntu: apt-get install espeak-ng)"
-            )
+            raise EngineError(f"{binary} was not found; install it (Debian/Ubuntu: apt-get install espeak-ng)")
         self.binary = path
         self.words_per_minute = words_per_minute
         self._starting = asyncio.Lock()
@@ -57,7 +55,7 @@ class EspeakEngine(Engine):
             await asyncio.sleep(0)
         return process
 
-    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
+    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
         process = await self._start(language)
         assert process.stdin and process.stdout and process.stderr
         try:

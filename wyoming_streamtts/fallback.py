@@ -9,7 +9,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from functools import partial
 from pathlib import Path
 
@@ -50,7 +50,7 @@ class FallbackEngine(Engine):
         for engine in self.chain:
             await engine.start()
 
-    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
+    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
         candidates = [engine for engine in self.chain if self._available(engine)] or self.chain[-1:]
         for position, engine in enumerate(candidates):
             started = False
@@ -69,7 +69,10 @@ class FallbackEngine(Engine):
                     raise  # audio already went out in this engine's voice: end with an error
                 self._failed_at[engine.name] = time.monotonic()
                 _LOGGER.warning(
-                    "%s failed before speaking (%s); falling back to %s", engine.name, err, candidates[position + 1].name
+                    "%s failed before speaking (%s); falling back to %s",
+                    engine.name,
+                    err,
+                    candidates[position + 1].name,
                 )
 
     async def update_voices(self, cloned: list[Speaker]) -> None:
@@ -164,7 +167,9 @@ def _build_engine(name: str, args: argparse.Namespace, cloned: list[Speaker], de
         try:
             from .piper_engine import PiperEngine  # noqa: PLC0415
         except ImportError as err:
-            raise EngineError(f"The piper engine needs the [piper] extra (pip install 'wyoming-streamtts[piper]'): {err}") from err
+            raise EngineError(
+                f"The piper engine needs the [piper] extra (pip install 'wyoming-streamtts[piper]'): {err}"
+            ) from err
         return PiperEngine(piper_voices_dir(args))
     from .espeak_engine import EspeakEngine  # noqa: PLC0415
 

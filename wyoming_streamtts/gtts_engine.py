@@ -9,7 +9,7 @@ import base64
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import miniaudio
@@ -42,7 +42,7 @@ class GttsEngine(Engine):
         # Requests wait on the network, not the CPU: several may run at once.
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="gtts")
 
-    def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
+    def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
         lang = LANGUAGES[language].gtts
         return iterate_in_executor(self._executor, lambda: self._pieces(text, lang))
 

@@ -88,9 +88,7 @@ class ServerConfig:
 class StreamTtsEventHandler(AsyncEventHandler):
     """Answers describe, one-shot synthesize and streaming synthesize."""
 
-    def __init__(
-        self, config: ServerConfig, connections: Connections, *args, **kwargs
-    ) -> None:
+    def __init__(self, config: ServerConfig, connections: Connections, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.config = config
         self.connections = connections
@@ -195,7 +193,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
             await self._synthesis.wait()
 
     async def abort(self, text: str, code: str) -> None:
-        if self.busy:
+        if self._synthesis is not None and not self._synthesis.done:
             await self._synthesis.abort(text, code)
 
     async def _handle(self, event: Event) -> bool:

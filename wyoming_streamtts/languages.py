@@ -67,6 +67,4 @@ def normalize_language(tag: str) -> str:
         return "zh-cn"
     if base in LANGUAGES:
         return base
-    raise UnknownLanguageError(
-        f"Language {clip(tag)!r} is not supported; use one of {', '.join(LANGUAGES)}"
-    )
+    raise UnknownLanguageError(f"Language {clip(tag)!r} is not supported; use one of {', '.join(LANGUAGES)}")

@@ -46,7 +46,7 @@ class LatentCache:
         self._usable = usable
         self._settings = settings
         self._unwritable_reported = False
-        self._tasks: dict[str, asyncio.Task[Latents]] = {}
+        self._tasks: dict[str, asyncio.Future[Latents]] = {}
         self.computed = 0
         self.loaded = 0
 

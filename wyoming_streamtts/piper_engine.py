@@ -5,7 +5,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +68,7 @@ class PiperEngine(Engine):
         # One worker: requests take turns sentence by sentence, and a 2-core box stays responsive.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
 
-    def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
+    def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
         return iterate_in_executor(self._executor, lambda: self._chunks(text, language, speaker))
 
     def _chunks(self, text: str, language: str, speaker: str) -> Iterator[AudioChunk]:

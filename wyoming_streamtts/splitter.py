@@ -124,9 +124,8 @@ class SentenceSplitter:
             end = start + self._cut(buffer[start : start + self.max_chars + 1])
         elif end is None and self._first_clause_chars is not None:
             end = self._first_clause_end(buffer, start, self._first_clause_chars)
-        if self._first_clause_chars is not None and end is not None:
-            if any(char.isalnum() for char in buffer[start:end]):
-                self._first_clause_chars = None  # something is said: the rest goes by sentences
+        if self._first_clause_chars is not None and end is not None and any(c.isalnum() for c in buffer[start:end]):
+            self._first_clause_chars = None  # something is said: the rest goes by sentences
         return end
 
     def _first_clause_end(self, buffer: str, start: int, min_chars: int) -> int | None:

@@ -149,7 +149,7 @@ class Synthesis:
             await self._fail(str(err), "engine-failed")
         except TranslationError as err:
             await self._fail(str(err), "translation-failed")
-        except Exception as err:  # noqa: BLE001 - a broken engine must not hang the client
+        except Exception as err:
             _LOGGER.exception("Synthesis with %s failed", self.engine.name)
             await self._fail(f"Synthesis failed: {err}", "engine-failed")
         finally:
@@ -180,7 +180,9 @@ class Synthesis:
                 await ready.join()  # the speaker has taken it: translate the next meanwhile
             await ready.put(_END)
         except Exception as err:  # noqa: BLE001 - handed to the speaking side to report
-            await ready.put(err if isinstance(err, TranslationError) else TranslationError(f"Translation failed: {err}"))
+            await ready.put(
+                err if isinstance(err, TranslationError) else TranslationError(f"Translation failed: {err}")
+            )
 
     async def _translate(self, number: int, sentence: str) -> str:
         assert self.translator is not None

@@ -67,7 +67,7 @@ class TransformersBackend:
                 do_sample=False,
                 max_new_tokens=_max_new_tokens(inputs["input_ids"].shape[-1]),
             )
-        return self.tokenizer.decode(output[0], skip_special_tokens=True)
+        return str(self.tokenizer.decode(output[0], skip_special_tokens=True))
 
 
 class Ct2Backend:
@@ -97,7 +97,7 @@ class Ct2Backend:
             max_decoding_length=_max_new_tokens(len(tokens)),
         )
         output = result[0].hypotheses[0][1:]  # without the forced language token
-        return self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(output), skip_special_tokens=True)
+        return str(self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(output), skip_special_tokens=True))
 
 
 def convert_to_ct2(source: Path, destination: Path) -> Path:
@@ -110,7 +110,7 @@ def convert_to_ct2(source: Path, destination: Path) -> Path:
     copy = [name for name in TOKENIZER_FILES if (source / name).is_file()]
     try:
         TransformersConverter(str(source), copy_files=copy).convert(str(destination), quantization="int8", force=True)
-    except Exception as err:  # noqa: BLE001 - the converter raises many kinds
+    except Exception as err:
         raise TranslationError(f"Cannot convert {source} for CTranslate2: {err}") from err
     return destination
 
@@ -137,7 +137,7 @@ def create_backend(kind: str, model: str, device: str, download: bool, data_dir:
             from huggingface_hub import snapshot_download  # noqa: PLC0415
 
             path = Path(snapshot_download(model, local_files_only=not download))
-        except Exception as err:  # noqa: BLE001 - offline, missing or bad id all end here
+        except Exception as err:
             raise TranslationError(_load_failure(model, download, err)) from err
     if not (path / "model.bin").is_file():
         path = convert_to_ct2(path, data_dir / "nllb-ct2" / f"{path.name}-int8")
@@ -164,7 +164,7 @@ class Translator:
         if not any(char.isalpha() for char in text):
             return text  # numbers, times, symbols: the engine reads them in its own language
         loop = asyncio.get_running_loop()
-        source = self.source
+        source: str | None = self.source
         if self._detector is not None:
             source = await loop.run_in_executor(self._executor, self._detector.detect, text)
         if source is None or source == target:
@@ -187,4 +187,3 @@ class Translator:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-

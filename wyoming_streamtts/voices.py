@@ -86,9 +86,7 @@ def _decodes(path: Path) -> bool:
         _LOGGER.warning("Skipping voice recording %s: it cannot be decoded (%s)", path, err)
         return False
     if not _REFERENCE_SECONDS[0] <= info.duration <= _REFERENCE_SECONDS[1]:
-        _LOGGER.warning(
-            "Voice recording %s is %.1f s long; 6 to 30 s of clean speech clone best", path, info.duration
-        )
+        _LOGGER.warning("Voice recording %s is %.1f s long; 6 to 30 s of clean speech clone best", path, info.duration)
     return True
 
 
@@ -156,10 +154,10 @@ class VoiceCatalog:
             language = normalize_language(requested.language or "")
         except UnknownLanguageError as err:
             raise VoiceNotFoundError(str(err)) from err
-        voice = self.default_for(language)
-        if voice is None:
-            raise VoiceNotFoundError(f"No voice speaks language {clip(requested.language)!r}")
-        return voice
+        spoken = self.default_for(language)
+        if spoken is None:
+            raise VoiceNotFoundError(f"No voice speaks language {clip(requested.language or '')!r}")
+        return spoken
 
     def default_for(self, language: str) -> Voice | None:
         """The default speaker in this language, else the first voice that speaks it."""
@@ -173,8 +171,7 @@ class VoiceCatalog:
             TtsVoice(
                 name=voice.name,
                 description=(
-                    f"{self.speakers[voice.speaker].description or voice.speaker} "
-                    f"({LANGUAGES[voice.language].name})"
+                    f"{self.speakers[voice.speaker].description or voice.speaker} ({LANGUAGES[voice.language].name})"
                 ),
                 attribution=self.attribution,
                 installed=True,

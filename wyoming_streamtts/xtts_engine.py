@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -82,7 +82,7 @@ class XttsEngine(Engine):
         fresh = [speaker for name, speaker in self._cloned.items() if name not in known]
         self._rewarm = asyncio.create_task(self.latents.warm_up(fresh))
 
-    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncIterator[AudioChunk]:
+    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
         voice = await self._voice(speaker)
         limit = self.model.tokenizer.char_limits.get(language.split("-")[0], 250)
         too_long = partial(self._too_long, language=language, limit=limit)
@@ -90,19 +90,18 @@ class XttsEngine(Engine):
         # XTTS asserts on over-long input: cut by sentences, then clauses, first.
         for sentence in split_sentences(text, limit):
             for piece in await loop.run_in_executor(self._executor, fit_sentence, sentence, too_long):
-                frames = iterate_in_executor(
-                    self._executor,
-                    lambda piece=piece: stream_sentence(
-                        self.model,
-                        piece,
-                        language,
-                        *voice,
-                        self.sampling,
-                        self.stream_chunk_size,
-                        self.first_chunk_size,
-                        self._pace,
-                    ),
+                speak = partial(
+                    stream_sentence,
+                    self.model,
+                    piece,
+                    language,
+                    *voice,
+                    self.sampling,
+                    self.stream_chunk_size,
+                    self.first_chunk_size,
+                    self._pace,
                 )
+                frames = iterate_in_executor(self._executor, speak)
                 async for wav in frames:
                     pcm = (wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes()
                     _LOGGER.debug("XTTS chunk for %s/%s: %d samples", language, speaker, len(wav))

@@ -71,7 +71,9 @@ def settings(config: XttsConfig, overrides: dict[str, float | None]) -> tuple[Sa
     chosen = {name: getattr(config, name) for name in ("temperature", "top_p", "top_k", "repetition_penalty")}
     chosen.update({name: value for name, value in overrides.items() if value is not None})
     sampling = Sampling(length_penalty=config.length_penalty, **chosen)
-    conditioning = Conditioning(config.max_ref_len, config.gpt_cond_len, config.gpt_cond_chunk_len, config.sound_norm_refs)
+    conditioning = Conditioning(
+        config.max_ref_len, config.gpt_cond_len, config.gpt_cond_chunk_len, config.sound_norm_refs
+    )
     return sampling, conditioning
 
 
@@ -107,7 +109,7 @@ def _download(model: str, data_dir: Path) -> Path:
     _LOGGER.info("Downloading %s into %s (1.8 GB)", model, data_dir)
     try:
         _, config_path, _ = ModelManager(output_prefix=data_dir, progress_bar=False).download_model(model)
-    except Exception as err:  # noqa: BLE001 - network, disk and hub errors all end the same way
+    except Exception as err:
         raise EngineError(
             f"Could not download {model}: {err}. Check the internet connection, or copy the "
             "model files to a folder and pass --xtts-model DIR"
@@ -159,7 +161,7 @@ def load_model(model_dir: Path, device: str, deepspeed: bool) -> tuple[Xtts, Xtt
         model = _ReadOnlyXtts(config)
         model.load_checkpoint(config, checkpoint_dir=str(model_dir), eval=True, use_deepspeed=deepspeed)
         model.to(device)
-    except Exception as err:  # noqa: BLE001 - any broken file ends in one clear message
+    except Exception as err:
         raise EngineError(f"Cannot load the XTTS model from {model_dir}: {type(err).__name__}: {err}") from err
     name = torch.cuda.get_device_name() if device == "cuda" else device
     _LOGGER.info("XTTS loaded from %s on %s%s", model_dir, name, " with DeepSpeed" if deepspeed else "")

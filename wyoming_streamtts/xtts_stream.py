@@ -11,6 +11,7 @@ all latents, so frame positions line up with a full decode sample for sample.
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,7 @@ class WindowedVocoder:
 
     def __init__(
         self,
-        hifigan_decoder: torch.nn.Module,
+        hifigan_decoder: Any,  # coqui's HifiDecoder: its attributes are untyped
         speaker_embedding: torch.Tensor,
         length_scale: float = 1.0,
         context_frames: int = DEFAULT_CONTEXT_FRAMES,
@@ -96,7 +97,7 @@ class WindowedVocoder:
         return z if z.dim() == 3 else z[None]
 
 
-def _hop(hifigan_decoder: torch.nn.Module) -> int:
+def _hop(hifigan_decoder: Any) -> int:
     """Output samples per vocoder input frame (the product of the upsampling rates)."""
     hop = 1
     for layer in hifigan_decoder.waveform_decoder.ups:
@@ -170,4 +171,3 @@ def fit_sentence(text: str, too_long: Callable[[str], bool]) -> list[str]:
         return [text]
     pieces = split_sentences(text, len(text) // 2)  # each piece at most half the text plus one
     return [part for piece in pieces for part in fit_sentence(piece, too_long)]
-

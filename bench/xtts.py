@@ -61,7 +61,7 @@ def vocoder_cost(folder: Path, chunks: int = 12, per_chunk: int = 20) -> dict:
 
 def fresh_cache(engine: XttsEngine, cache_dir: Path) -> LatentCache:
     """A cache in `cache_dir` around the engine's own latent computation, on its worker thread."""
-    return LatentCache(engine._compute_latents, engine._executor, "bench", cache_dir)  # noqa: SLF001
+    return LatentCache(engine._compute_latents, engine.worker.executor, "bench", cache_dir)  # noqa: SLF001
 
 
 def latent_cache_figures(folder: Path, runs: int = 3) -> dict:

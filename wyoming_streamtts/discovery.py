@@ -4,19 +4,37 @@ import logging
 import socket
 from urllib.parse import urlparse
 
-from wyoming.zeroconf import MDNS_TARGET_IP, HomeAssistantZeroconf
+from wyoming.zeroconf import MDNS_TARGET_IP
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 _LOGGER = logging.getLogger(__name__)
 
 _ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
+SERVICE_TYPE = "_wyoming._tcp.local."
 
 
-class Discovery(HomeAssistantZeroconf):
-    """wyoming's Home Assistant announcement, plus the goodbye on shutdown."""
+class Discovery:
+    """The announcement Home Assistant looks for, and its goodbye on shutdown.
+
+    The service is the one wyoming's HomeAssistantZeroconf announces; it is made with
+    zeroconf here because wyoming's keeps its zeroconf instance private and cannot withdraw it.
+    """
+
+    def __init__(self, port: int, name: str, host: str) -> None:
+        self.port = port
+        self.name = name
+        self.host = host
+        self._zeroconf = AsyncZeroconf()
+
+    async def register_server(self) -> None:
+        info = AsyncServiceInfo(
+            SERVICE_TYPE, f"{self.name}.{SERVICE_TYPE}", addresses=[socket.inet_aton(self.host)], port=self.port
+        )
+        await self._zeroconf.async_register_service(info)
 
     async def unregister_server(self) -> None:
-        await self._aiozc.async_unregister_all_services()
-        await self._aiozc.async_close()
+        await self._zeroconf.async_unregister_all_services()
+        await self._zeroconf.async_close()
         _LOGGER.info("Zeroconf service %s withdrawn", self.name)
 
 
@@ -40,7 +58,7 @@ def create_discovery(uri: str, name: str, host: str | None) -> Discovery:
     if parsed.scheme != "tcp" or parsed.port is None:
         raise ValueError("--zeroconf needs a tcp:// --uri")
     if host is None:
-        host = parsed.hostname if parsed.hostname not in _ANY_ADDRESS else _mdns_source_address()
+        host = parsed.hostname if parsed.hostname and parsed.hostname not in _ANY_ADDRESS else _mdns_source_address()
     return Discovery(port=parsed.port, name=name, host=host)
 
 

@@ -3,7 +3,6 @@
 import asyncio
 import logging
 from collections.abc import AsyncGenerator
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -11,14 +10,14 @@ import torch
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
-from .chunk_planner import Pace
-from .engine import Engine, EngineError, iterate_in_executor
+from .engine import Engine, EngineError
 from .languages import LANGUAGES
 from .latents import LatentCache, Latents
 from .splitter import split_sentences
 from .voices import Speaker
 from .xtts_model import conditioning_latents, fingerprint, load_model, settings
-from .xtts_stream import fit_sentence, stream_sentence
+from .xtts_stream import fit_sentence
+from .xtts_worker import XttsWorker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,24 +45,19 @@ class XttsEngine(Engine):
     ) -> None:
         """`sampling`: flags that override the checkpoint's own settings (None: the checkpoint's)."""
         self.device = device
-        self.stream_chunk_size = stream_chunk_size
-        self.first_chunk_size = first_chunk_size
-        self._pace = Pace()  # measured on the worker thread, which runs one sentence at a time
         self.model, config = load_model(model_dir, device, deepspeed)
         self.sampling, self.conditioning = settings(config, sampling or {})
         _LOGGER.info("XTTS sampling: %s; cloning: %s", self.sampling, self.conditioning)
+        self.worker = XttsWorker(self.model, self.sampling, stream_chunk_size, first_chunk_size)
         studio = self.model.speaker_manager.speakers if self.model.speaker_manager else {}
         self._studio: dict[str, Latents] = {
             name: (data["gpt_cond_latent"], data["speaker_embedding"]) for name, data in studio.items()
         }
         self.speakers = tuple(Speaker(name, description=f"{name}, XTTS studio") for name in self._studio)
         self._cloned = {speaker.name: speaker for speaker in cloned if speaker.name not in self._studio}
-        # The GPU is one resource: one thread runs all model work, and requests
-        # take turns at each chunk (see iterate_in_executor).
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts")
         self.latents = LatentCache(
             self._compute_latents,
-            self._executor,
+            self.worker.executor,
             fingerprint(model_dir),
             cache_dir,
             usable=self._fits_model,
@@ -86,23 +80,10 @@ class XttsEngine(Engine):
         voice = await self._voice(speaker)
         limit = self.model.tokenizer.char_limits.get(language.split("-")[0], 250)
         too_long = partial(self._too_long, language=language, limit=limit)
-        loop = asyncio.get_running_loop()
         # XTTS asserts on over-long input: cut by sentences, then clauses, first.
         for sentence in split_sentences(text, limit):
-            for piece in await loop.run_in_executor(self._executor, fit_sentence, sentence, too_long):
-                speak = partial(
-                    stream_sentence,
-                    self.model,
-                    piece,
-                    language,
-                    *voice,
-                    self.sampling,
-                    self.stream_chunk_size,
-                    self.first_chunk_size,
-                    self._pace,
-                )
-                frames = iterate_in_executor(self._executor, speak)
-                async for wav in frames:
+            for piece in await self.worker.call(fit_sentence, sentence, too_long):
+                async for wav in self.worker.stream(piece, language, voice):
                     pcm = (wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes()
                     _LOGGER.debug("XTTS chunk for %s/%s: %d samples", language, speaker, len(wav))
                     yield AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=pcm)
@@ -144,4 +125,4 @@ class XttsEngine(Engine):
     async def close(self) -> None:
         if self._warm_up is not None:
             self._warm_up.cancel()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.worker.close()

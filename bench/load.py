@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bad_input import BAD_EVENTS, header, send_raw  # tests/ is on the path (bench/__init__.py)
 from conftest import ServerProcess
-from load import run_load
+from load_runner import run_load
 
 from bench.xtts import checkpoint
 

@@ -241,6 +241,16 @@ def write_wav(path: Path, seconds: float, pitch: float = 180.0, rate: int = 2205
     return path
 
 
+def espeak_children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children if "espeak" in Path(f"/proc/{child}/comm").read_text()]
+
+
+def threads(pid: int) -> int:
+    return next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith("Threads:"))  # fmt: skip
+
+
 def write_huge_wav(path: Path, seconds_of_sound: float, size: int) -> Path:
     """A WAV whose header says `size` bytes: sound, then silence as a sparse hole (no disk used)."""
     write_wav(path, seconds_of_sound)

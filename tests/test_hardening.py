@@ -11,8 +11,16 @@ import time
 
 import pytest
 from bad_input import LONG_SENTENCE, abandon, header
-from conftest import assert_well_formed, describe, one_shot, read_reply, wait_for_log, write_wav
-from test_robustness import espeak_children, threads
+from conftest import (
+    assert_well_formed,
+    describe,
+    espeak_children,
+    one_shot,
+    read_reply,
+    threads,
+    wait_for_log,
+    write_wav,
+)
 from wyoming.client import AsyncTcpClient
 from wyoming.event import async_read_event, read_event
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice

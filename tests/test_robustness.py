@@ -2,11 +2,19 @@
 
 import asyncio
 import socket
-from pathlib import Path
 
 import pytest
 from bad_input import BAD_EVENTS, header, send_raw
-from conftest import ServerProcess, assert_well_formed, describe, one_shot, read_reply, wait_for_log
+from conftest import (
+    ServerProcess,
+    assert_well_formed,
+    describe,
+    espeak_children,
+    one_shot,
+    read_reply,
+    threads,
+    wait_for_log,
+)
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
@@ -197,16 +205,6 @@ async def test_a_client_that_stops_reading_is_dropped_with_bounded_memory(start_
         assert "Client stopped reading for 2 s; dropping it" in server.log()
     assert server.rss_mb() - before < 20
     await assert_still_serving(server.port)
-
-
-def espeak_children(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(child) for child in children if "espeak" in Path(f"/proc/{child}/comm").read_text()]
-
-
-def threads(pid: int) -> int:
-    return next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                if line.startswith("Threads:"))  # fmt: skip
 
 
 async def test_disconnect_mid_stream_leaves_no_process_thread_or_traceback(server):

@@ -1,6 +1,7 @@
 """Shared test tools: the real server as a separate process, and a Wyoming client."""
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -91,6 +92,15 @@ class ServerProcess:
     def open_fds(self) -> int:
         """The server's open file descriptors now."""
         return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+    def fd_targets(self) -> list[str]:
+        """What the server's file descriptors are (sockets, pipes, files), for failure messages."""
+        folder = Path(f"/proc/{self.process.pid}/fd")
+        targets = []
+        for fd in sorted(os.listdir(folder), key=int):
+            with contextlib.suppress(OSError):
+                targets.append(f"{fd} -> {os.readlink(folder / fd)}")
+        return targets
 
     def stop(self) -> int:
         if self.process.poll() is None:

@@ -215,7 +215,9 @@ async def test_disconnect_mid_stream_leaves_no_process_thread_or_traceback(serve
         await reader.readline()  # audio-start: espeak-ng is running
         writer.transport.abort()  # gone without a word
     for _ in range(50):  # each espeak-ng is killed, and the thread that waited for it ends
-        if not espeak_children(server.process.pid) and threads(server.process.pid) <= baseline:
+        # (The "went away" line is written just after espeak-ng is reaped: wait for it too.)
+        gone = server.log().count("went away; synthesis stopped") >= 5
+        if gone and not espeak_children(server.process.pid) and threads(server.process.pid) <= baseline:
             break
         await asyncio.sleep(0.1)
     assert espeak_children(server.process.pid) == []

@@ -1,6 +1,7 @@
 """espeak-ng: offline speech in every language, the voice of last resort."""
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import struct
@@ -33,27 +34,39 @@ class EspeakEngine(Engine):
         self.binary = path
         self.words_per_minute = words_per_minute
         self._starting = asyncio.Lock()
+        self._ending: set[asyncio.Future[None]] = set()  # processes being ended, whatever cancels their request
 
     async def _start(self, language: str) -> asyncio.subprocess.Process:
         # Starting a process holds the loop for ~3 ms (fork and exec, and on Python 3.11 a thread
         # to wait for it). When 50 streams finish a sentence at once, 50 starts in one turn of the
         # loop kept `describe` waiting 130-150 ms: one start per turn lets other work through.
         async with self._starting:
-            process = await asyncio.create_subprocess_exec(
-                self.binary,
-                "-v",
-                LANGUAGES[language].espeak,
-                "-s",
-                str(self.words_per_minute),
-                "-b",
-                "1",  # input is UTF-8
-                "--stdout",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            await asyncio.sleep(0)
+            # Shielded: a request stopped while its process starts would leave the process, or a
+            # pipe of it, behind (asyncio leaves a pipe it had not connected yet open).
+            starting = asyncio.ensure_future(self._spawn(language))
+            try:
+                process = await asyncio.shield(starting)
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await self._end(await starting)
+                raise
         return process
+
+    async def _spawn(self, language: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            self.binary,
+            "-v",
+            LANGUAGES[language].espeak,
+            "-s",
+            str(self.words_per_minute),
+            "-b",
+            "1",  # input is UTF-8
+            "--stdout",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
 
     async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
         process = await self._start(language)
@@ -73,8 +86,23 @@ class EspeakEngine(Engine):
                 message = stderr.decode("utf-8", "replace").strip() or "no audio"
                 raise EngineError(f"espeak-ng failed: {message}")
         finally:
-            if process.returncode is None:
-                process.kill()
-            # Read both pipes to their end: a pipe left holding audio nobody read (a client that
-            # went away) has its reading paused, and stays open, with the audio, after espeak is gone.
-            await process.communicate()
+            await self._end(process)
+
+    async def _end(self, process: asyncio.subprocess.Process) -> None:
+        """End the process and close its pipes, to the end even when the request is cancelled again
+        meanwhile (a read pipe was left open then)."""
+        ending = asyncio.ensure_future(_end(process))
+        self._ending.add(ending)
+        ending.add_done_callback(self._ending.discard)
+        await asyncio.shield(ending)
+
+
+async def _end(process: asyncio.subprocess.Process) -> None:
+    """Kill the process if it still runs, and close its pipes."""
+    if process.stdin is not None:
+        process.stdin.close()
+    if process.returncode is None:
+        process.kill()
+    # Read both pipes to their end: a pipe left holding audio nobody read (a client that
+    # went away) has its reading paused, and stays open, with the audio, after espeak is gone.
+    await process.communicate()

@@ -5,7 +5,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import Executor, Future
-from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TypeVar
 
 from wyoming.audio import AudioChunk
@@ -18,10 +18,13 @@ _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 _DONE = object()
 
-# The engine whose voice the current request's last sentence was spoken in. An
-# engine that hands work to others (the fallback chain) sets it; each request runs
-# in its own task, so requests never see each other's value.
-SPOKEN_BY: ContextVar[str | None] = ContextVar("spoken_by", default=None)
+
+@dataclass
+class EngineAudio(AudioChunk):
+    """Audio with the name of the engine whose voice it is: an engine that hands sentences to
+    others (the fallback chain) says so with each chunk."""
+
+    engine: str = ""
 
 
 class EngineError(Exception):

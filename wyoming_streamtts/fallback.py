@@ -15,7 +15,7 @@ from pathlib import Path
 
 from wyoming.audio import AudioChunk
 
-from .engine import SPOKEN_BY, Engine, EngineError
+from .engine import Engine, EngineAudio, EngineError
 from .voices import Speaker
 
 _LOGGER = logging.getLogger(__name__)
@@ -58,10 +58,8 @@ class FallbackEngine(Engine):
             try:
                 async with contextlib.aclosing(audio):
                     async for chunk in audio:
-                        if not started:
-                            started = True
-                            SPOKEN_BY.set(engine.name)
-                        yield chunk
+                        started = True
+                        yield EngineAudio(chunk.rate, chunk.width, chunk.channels, chunk.audio, engine=engine.name)
                 self._failed_at.pop(engine.name, None)
                 return
             except Exception as err:

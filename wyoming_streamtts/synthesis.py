@@ -5,6 +5,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -12,7 +13,7 @@ from wyoming.event import Event
 from wyoming.tts import SynthesizeStopped
 
 from .audio import CHANNELS, RATE, WIDTH, PcmFramer
-from .engine import SPOKEN_BY, Engine, EngineError
+from .engine import Engine, EngineAudio, EngineError
 from .translation import TranslationError, Translator
 from .voices import Voice
 from .wire import clip
@@ -22,6 +23,29 @@ _LOGGER = logging.getLogger(__name__)
 WriteEvent = Callable[[Event], Awaitable[None]]
 EndFailedStream = Callable[[], Awaitable[None]]
 _END = None
+
+
+@dataclass
+class RequestFigures:
+    """What one request cost, filled in as it is spoken; logged once at INFO, never with its text."""
+
+    voice: str
+    chars: int = 0
+    first_chunk_s: float | None = None  # from the request to its first audio chunk
+    engine_first_s: float | None = None  # the engine's own share of that
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+    engines: list[str] = field(default_factory=list)  # in the order they spoke (more than one after a fallback)
+
+    def describe(self, language: str, default_engine: str) -> str:
+        def ms(seconds: float | None) -> str:
+            return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+        return (
+            f"voice={self.voice} language={language} engine={','.join(self.engines) or default_engine} "
+            f"chars={self.chars} first_chunk={ms(self.first_chunk_s)} engine_first={ms(self.engine_first_s)} "
+            f"audio={self.audio_s:.2f} s wall={self.wall_s:.2f} s"
+        )
 
 
 class NothingToSayError(Exception):
@@ -62,19 +86,15 @@ class Synthesis:
         self._finished = False
         self._ending = False  # the stream's last events are being written
         self._audio_started = False
-        self._chars = 0
-        self._samples = 0
+        self.figures = RequestFigures(voice.name)
         self._begun = time.monotonic()
-        self._first_chunk_s: float | None = None
-        self._engine_first_s: float | None = None  # the engine's own share of the above
-        self._spoken_by: list[str] = []  # engines that spoke, in order (more than one after a fallback)
         self._task = asyncio.create_task(self._run(), name=f"synthesis {voice.name}")
 
     def add(self, sentence: str) -> None:
         """Queue a complete sentence."""
         if self._finished:
             return
-        self._chars += len(sentence)
+        self.figures.chars += len(sentence)
         self._sentences.put_nowait(sentence)
 
     def finish(self) -> None:
@@ -199,13 +219,13 @@ class Synthesis:
         audio = self.engine.synthesize(sentence, self.voice.language, self.voice.speaker)
         async with contextlib.aclosing(audio):
             async for chunk in audio:
-                if self._engine_first_s is None:
-                    self._engine_first_s = time.monotonic() - began
+                if self.figures.engine_first_s is None:
+                    self.figures.engine_first_s = time.monotonic() - began
+                engine = chunk.engine if isinstance(chunk, EngineAudio) else self.engine.name
+                if engine not in self.figures.engines:
+                    self.figures.engines.append(engine)
                 for framed in self._framer.add(chunk):
                     await self._send_audio(framed)
-        speaker = SPOKEN_BY.get() or self.engine.name
-        if speaker not in self._spoken_by:
-            self._spoken_by.append(speaker)
 
     async def _start_audio(self) -> None:
         self._audio_started = True
@@ -213,9 +233,9 @@ class Synthesis:
 
     async def _send_audio(self, chunk: AudioChunk) -> None:
         if not self._audio_started:
-            self._first_chunk_s = time.monotonic() - self._begun
+            self.figures.first_chunk_s = time.monotonic() - self._begun
             await self._start_audio()
-        self._samples += len(chunk.audio) // (WIDTH * CHANNELS)
+        self.figures.audio_s += len(chunk.audio) / (WIDTH * CHANNELS * RATE)
         await self._write_event(chunk.event())
         # A write to a client that keeps up does not wait: give other connections their turn
         # after each chunk, or one fast stream holds the loop for a whole sentence.
@@ -233,17 +253,6 @@ class Synthesis:
                 await self._write_event(AudioStop().event())
 
     def _log_done(self) -> None:
-        def ms(seconds: float | None) -> str:
-            return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
-
-        _LOGGER.info(
-            "Spoke voice=%s language=%s engine=%s chars=%d first_chunk=%s engine_first=%s audio=%.2f s wall=%.2f s",
-            self.voice.name,
-            self.voice.language,
-            ",".join(self._spoken_by) or self.engine.name,
-            self._chars,
-            ms(self._first_chunk_s),
-            ms(self._engine_first_s),
-            self._samples / RATE,
-            time.monotonic() - self._begun,
-        )
+        self.figures.wall_s = time.monotonic() - self._begun
+        self.figures.voice = self.voice.name  # a request that names none gets its voice from the text
+        _LOGGER.info("Spoke %s", self.figures.describe(self.voice.language, self.engine.name))

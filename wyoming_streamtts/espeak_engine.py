@@ -91,13 +91,13 @@ class EspeakEngine(Engine):
     async def _end(self, process: asyncio.subprocess.Process) -> None:
         """End the process and close its pipes, to the end even when the request is cancelled again
         meanwhile (a read pipe was left open then)."""
-        ending = asyncio.ensure_future(_end(process))
+        ending = asyncio.ensure_future(_kill_and_drain(process))
         self._ending.add(ending)
         ending.add_done_callback(self._ending.discard)
         await asyncio.shield(ending)
 
 
-async def _end(process: asyncio.subprocess.Process) -> None:
+async def _kill_and_drain(process: asyncio.subprocess.Process) -> None:
     """Kill the process if it still runs, and close its pipes."""
     if process.stdin is not None:
         process.stdin.close()

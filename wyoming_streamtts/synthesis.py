@@ -169,7 +169,7 @@ class Synthesis:
             await self._fail(str(err), "engine-failed")
         except TranslationError as err:
             await self._fail(str(err), "translation-failed")
-        except Exception as err:
+        except Exception as err:  # a broken engine must not hang the client
             _LOGGER.exception("Synthesis with %s failed", self.engine.name)
             await self._fail(f"Synthesis failed: {err}", "engine-failed")
         finally:

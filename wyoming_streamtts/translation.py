@@ -110,7 +110,7 @@ def convert_to_ct2(source: Path, destination: Path) -> Path:
     copy = [name for name in TOKENIZER_FILES if (source / name).is_file()]
     try:
         TransformersConverter(str(source), copy_files=copy).convert(str(destination), quantization="int8", force=True)
-    except Exception as err:
+    except Exception as err:  # the converter raises many kinds
         raise TranslationError(f"Cannot convert {source} for CTranslate2: {err}") from err
     return destination
 
@@ -137,7 +137,7 @@ def create_backend(kind: str, model: str, device: str, download: bool, data_dir:
             from huggingface_hub import snapshot_download  # noqa: PLC0415
 
             path = Path(snapshot_download(model, local_files_only=not download))
-        except Exception as err:
+        except Exception as err:  # offline, missing or bad id all end here
             raise TranslationError(_load_failure(model, download, err)) from err
     if not (path / "model.bin").is_file():
         path = convert_to_ct2(path, data_dir / "nllb-ct2" / f"{path.name}-int8")

@@ -109,7 +109,7 @@ def _download(model: str, data_dir: Path) -> Path:
     _LOGGER.info("Downloading %s into %s (1.8 GB)", model, data_dir)
     try:
         _, config_path, _ = ModelManager(output_prefix=data_dir, progress_bar=False).download_model(model)
-    except Exception as err:
+    except Exception as err:  # network, disk and hub errors all end the same way
         raise EngineError(
             f"Could not download {model}: {err}. Check the internet connection, or copy the "
             "model files to a folder and pass --xtts-model DIR"
@@ -161,7 +161,7 @@ def load_model(model_dir: Path, device: str, deepspeed: bool) -> tuple[Xtts, Xtt
         model = _ReadOnlyXtts(config)
         model.load_checkpoint(config, checkpoint_dir=str(model_dir), eval=True, use_deepspeed=deepspeed)
         model.to(device)
-    except Exception as err:
+    except Exception as err:  # any broken file ends in one clear message
         raise EngineError(f"Cannot load the XTTS model from {model_dir}: {type(err).__name__}: {err}") from err
     name = torch.cuda.get_device_name() if device == "cuda" else device
     _LOGGER.info("XTTS loaded from %s on %s%s", model_dir, name, " with DeepSpeed" if deepspeed else "")

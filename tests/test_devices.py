@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from wyoming_streamtts.devices import decide_device
-from wyoming_streamtts.fallback import auto_engines
+from wyoming_streamtts.engines import auto_engines
 
 GPUS = {"none": (False, False), "cuda": (True, False), "apple": (False, True), "both": (True, True)}
 
@@ -79,8 +79,8 @@ def test_light_engines_do_not_load_pytorch_to_find_a_device():
     # espeak alone needs no device: a --device cuda that no model uses is no error, and costs no PyTorch.
     code = (
         "import sys; from wyoming_streamtts.__main__ import create_config;"
-        "from wyoming_streamtts.cli import build_parser;"
-        "create_config(build_parser().parse_args(['--engine', 'espeak', '--device', 'cuda']));"
+        "from wyoming_streamtts.cli import build_parser, settings_from;"
+        "create_config(settings_from(build_parser().parse_args(['--engine', 'espeak', '--device', 'cuda'])));"
         "print('torch' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

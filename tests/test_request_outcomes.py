@@ -19,6 +19,7 @@ from wyoming_streamtts.connections import Connections
 from wyoming_streamtts.engine import Engine
 from wyoming_streamtts.fallback import FallbackEngine
 from wyoming_streamtts.handler import ServerConfig, StreamTtsEventHandler
+from wyoming_streamtts.settings import ServerSettings
 from wyoming_streamtts.voices import VoiceCatalog
 
 TEXT = "Hello there."
@@ -39,7 +40,7 @@ class Server:
 
     def __init__(self, engine: Engine) -> None:
         catalog = VoiceCatalog(engine.speakers, engine.languages, engine.attribution)
-        self.config = ServerConfig(engine=engine, catalog=catalog, first_clause_chars=0)
+        self.config = ServerConfig(engine, catalog, ServerSettings(first_clause_chars=0))
         self.connections = Connections()
         self.port = 0
 

@@ -1,4 +1,4 @@
-"""A request's stream when it is stopped at the very moment it is ending by itself."""
+"""A request's answer when it is stopped at the very moment it is ending by itself."""
 
 import asyncio
 
@@ -7,9 +7,33 @@ from wyoming.audio import AudioStop
 from wyoming.event import Event
 
 from wyoming_streamtts.espeak_engine import EspeakEngine
-from wyoming_streamtts.synthesis import Synthesis
+from wyoming_streamtts.request import SERVER_STOPPING, Outcome, Request
+from wyoming_streamtts.settings import ServerSettings
 from wyoming_streamtts.translation import Translator
 from wyoming_streamtts.voices import Voice
+
+
+class Client:
+    """A connection that records what the request writes, and how it ends the answer."""
+
+    def __init__(self, write, end_failed) -> None:
+        self.write_event = write
+        self.end_failed_stream = end_failed
+
+    def close(self) -> None:
+        pass
+
+
+def request(voice: Voice, write, end_failed, streaming: bool, text: str, translator=None) -> Request:
+    started = Request(
+        ServerSettings(first_clause_chars=0), EspeakEngine(), translator, voice, Client(write, end_failed), streaming
+    )
+    if streaming:
+        asyncio.get_running_loop().create_task(started.feed(text))
+        asyncio.get_running_loop().call_soon(started.end_text)
+    else:
+        started.add_sentences([text])
+    return started
 
 
 async def stopped_while_ending(streaming: bool, stop) -> list[str]:
@@ -26,21 +50,19 @@ async def stopped_while_ending(streaming: bool, stop) -> list[str]:
     async def end_failed() -> None:
         written.append("(failed end)")
 
-    synthesis = Synthesis(EspeakEngine(), Voice("en", "default"), 1024, write, streaming, end_failed)
-    synthesis.add("Good night.")
-    synthesis.finish()
+    synthesis = request(Voice("en", "default"), write, end_failed, streaming, "Good night.")
     await asyncio.wait_for(ending.wait(), 30)
     await stop(synthesis)
     await synthesis.wait()
     return written
 
 
-async def cancel(synthesis: Synthesis) -> None:  # a new request on the connection
-    await synthesis.cancel()
+async def cancel(synthesis: Request) -> None:  # a new request on the connection
+    await synthesis.finish(Outcome.REPLACED)
 
 
-async def abort(synthesis: Synthesis) -> None:  # the server stopping
-    await synthesis.abort("The server is shutting down", "server-stopping")
+async def abort(synthesis: Request) -> None:  # the server stopping
+    await synthesis.finish(Outcome.SERVER_STOPPING, SERVER_STOPPING)
 
 
 @pytest.mark.parametrize("stop", [cancel, abort])
@@ -72,9 +94,7 @@ async def test_an_empty_translation_is_spoken_untranslated(caplog):
 
     translator = Translator(EmptyTranslation(), source="en")
     try:
-        synthesis = Synthesis(EspeakEngine(), Voice("de", "default"), 1024, write, False, end_failed, translator)
-        synthesis.add("Good night.")
-        synthesis.finish()
+        synthesis = request(Voice("de", "default"), write, end_failed, False, "Good night.", translator)
         await asyncio.wait_for(synthesis.wait(), 30)
     finally:
         translator.close()

@@ -1,6 +1,5 @@
 """Command line: `wyoming-streamtts` starts the server."""
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -11,39 +10,39 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from wyoming.server import AsyncServer, AsyncStdioServer, HandlerFactory
+from wyoming.server import AsyncServer, AsyncStdioServer
 
-from .cli import build_parser, check_settings
-from .connections import Connections, serve_stdio
+from .cli import build_parser, settings_from
+from .connections import ConnectionFactory, Connections, for_wyoming, serve_stdio
 from .detection import create_detector
 from .devices import decide_device, gpus_present
-from .discovery import Discovery, create_discovery, default_name, multicast_problem
+from .discovery import Discovery, create_discovery, multicast_problem
 from .engine import Engine, EngineError
-from .fallback import create_engine, data_dir, fallback_order, piper_voices_dir, wanted_engines
+from .engines import create_engine
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
 from .languages import normalize_language
+from .settings import EngineSettings, ServerSettings, Settings, TranslatorSettings
 from .translation import TranslationError, Translator
 from .voices import Speaker, VoiceCatalog, find_speakers
-from .wire import EventLimits
 
 _LOGGER = logging.getLogger("wyoming_streamtts")
 
 
-def create_translator(args: argparse.Namespace, device: str) -> Translator | None:
-    """The translation stage named on the command line, on `device` (raises TranslationError)."""
-    if args.translator == "none":
+def create_translator(settings: TranslatorSettings, engines: EngineSettings, device: str) -> Translator | None:
+    """The translation stage, on `device` (raises TranslationError)."""
+    if settings.backend == "none":
         return None
     try:
         from .translation import create_backend  # noqa: PLC0415
     except ImportError as err:
         raise TranslationError(f"Translation needs the [translate] extra: {err}") from err
     try:
-        folder = data_dir(args)
+        folder = engines.data_folder()
     except EngineError as err:
         raise TranslationError(str(err)) from err
-    backend = create_backend(args.translator, args.nllb_model, device, args.download, folder)
-    _LOGGER.info("Translating from %s with %s on %s", args.source_language, args.translator, backend.device)
-    return Translator(backend, args.source_language, args.translation_cache)
+    backend = create_backend(settings.backend, settings.model, device, engines.download, folder)
+    _LOGGER.info("Translating from %s with %s on %s", settings.source_language, settings.backend, backend.device)
+    return Translator(backend, settings.source_language, settings.cache)
 
 
 def download_piper_voice(name: str, voices_dir: Path) -> None:
@@ -55,48 +54,41 @@ def download_piper_voice(name: str, voices_dir: Path) -> None:
     download(name, voices_dir)
 
 
-def create_config(args: argparse.Namespace) -> ServerConfig:
-    """Engine, voices and settings from the command line (raises ValueError, EngineError)."""
-    check_settings(args)
-    if args.source_language != "auto":
-        normalize_language(args.source_language)
-    for name in args.download_piper_voice or []:
-        download_piper_voice(name, piper_voices_dir(args))
+def create_config(settings: Settings) -> ServerConfig:
+    """Engine, voices and translator from the settings (raises ValueError, EngineError, TranslationError)."""
+    if settings.translator.source_language != "auto":
+        normalize_language(settings.translator.source_language)
+    for name in settings.engines.download_piper_voices:
+        download_piper_voice(name, settings.engines.piper_folder())
     # Only XTTS and NLLB run on a device; the light engines need not load PyTorch to find one.
-    models = args.translator != "none" or "xtts" in wanted_engines(args.engine, fallback_order(args.fallback))
-    device = decide_device(args.device, *gpus_present()) if models else "cpu"
-    cloned = find_speakers(args.voices_dir)
-    engine = create_engine(args, cloned, device)
-    catalog = build_catalog(args, engine, cloned)
+    models = settings.translator.backend != "none" or "xtts" in settings.engines.wanted()
+    device = decide_device(settings.engines.device, *gpus_present()) if models else "cpu"
+    cloned = find_speakers(settings.server.voices_dir)
+    engine = create_engine(settings.engines, cloned, device)
+    catalog = build_catalog(settings.server, engine, cloned)
     return ServerConfig(
-        name=args.name or args.zeroconf or "streamtts",
-        translator=create_translator(args, device),
-        detector=create_detector(catalog.languages) if len(catalog.languages) > 1 else None,
         engine=engine,
         catalog=catalog,
-        samples_per_chunk=args.samples_per_chunk,
-        streaming=not args.no_streaming,
-        max_sentence_chars=args.max_sentence_chars,
-        first_clause_chars=args.first_clause_chars,
-        max_text_chars=args.max_text_chars,
-        write_timeout_s=args.write_timeout,
-        limits=EventLimits(args.max_event_bytes, args.read_timeout, args.idle_timeout, args.stream_idle_timeout),
+        settings=settings.server,
+        translator=create_translator(settings.translator, settings.engines, device),
+        detector=create_detector(catalog.languages) if len(catalog.languages) > 1 else None,
     )
 
 
-def build_catalog(args: argparse.Namespace, engine: Engine, cloned: list[Speaker]) -> VoiceCatalog:
+def build_catalog(settings: ServerSettings, engine: Engine, cloned: list[Speaker]) -> VoiceCatalog:
     """The voices: the cloned speakers and the engine's own, in the languages asked for (raises ValueError)."""
     languages = set(engine.languages)
-    if args.language:
-        languages &= {normalize_language(tag) for tag in args.language}
-    return VoiceCatalog(cloned + list(engine.speakers), languages, engine.attribution, args.default_voice)
+    if settings.languages:
+        languages &= {normalize_language(tag) for tag in settings.languages}
+    return VoiceCatalog(cloned + list(engine.speakers), languages, engine.attribution, settings.default_voice)
 
 
-async def reload_voices(args: argparse.Namespace, config: ServerConfig) -> None:
+async def reload_voices(config: ServerConfig) -> None:
     """SIGHUP: read the voices folder again. Running requests keep the voice they have."""
-    cloned = await asyncio.to_thread(find_speakers, args.voices_dir)
+    voices_dir = config.settings.voices_dir
+    cloned = await asyncio.to_thread(find_speakers, voices_dir)
     try:
-        catalog = build_catalog(args, config.engine, cloned)
+        catalog = build_catalog(config.settings, config.engine, cloned)
     except ValueError as err:
         _LOGGER.error("Voices not reloaded, the old ones stay: %s", err)
         return
@@ -106,7 +98,7 @@ async def reload_voices(args: argparse.Namespace, config: ServerConfig) -> None:
     config.catalog, config.describe_answer = catalog, answer
     _LOGGER.info(
         "Voices reloaded from %s: %d voices; added %s; removed %s",
-        args.voices_dir, len(catalog.voices), ", ".join(sorted(after - before)) or "none",
+        voices_dir, len(catalog.voices), ", ".join(sorted(after - before)) or "none",
         ", ".join(sorted(before - after)) or "none",
     )  # fmt: skip
 
@@ -114,12 +106,14 @@ async def reload_voices(args: argparse.Namespace, config: ServerConfig) -> None:
 async def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format=args.log_format)
+    settings = settings_from(args)
+    uri = settings.server.uri
     try:
-        config = create_config(args)
-        server = AsyncServer.from_uri(args.uri)
+        config = create_config(settings)
+        server = AsyncServer.from_uri(uri)
         discovery = None
-        if args.zeroconf is not None:
-            discovery = create_discovery(args.uri, args.zeroconf or args.name or default_name(), args.zeroconf_host)
+        if settings.server.zeroconf is not None:
+            discovery = create_discovery(uri, settings.server.zeroconf, settings.server.zeroconf_host)
     except (EngineError, TranslationError, ValueError) as err:
         _LOGGER.error("Cannot start: %s", err)
         return 2
@@ -132,18 +126,18 @@ async def main(argv: list[str] | None = None) -> int:
         config.catalog.default.name,
     )
     await config.engine.start()
-    connections = Connections(args.max_connections)
+    connections = Connections(settings.server.max_connections)
     handler_factory = partial(StreamTtsEventHandler, config, connections)
     try:
         if isinstance(server, AsyncStdioServer):
             await serve_stdio(handler_factory)
         else:
-            await serve(server, handler_factory, discovery, args.uri, partial(reload_voices, args, config))
+            await serve(server, handler_factory, discovery, uri, partial(reload_voices, config))
             # Announcement withdrawn; running requests get the grace period, then all close.
-            await connections.drain(args.shutdown_grace)
+            await connections.drain(settings.server.shutdown_grace_s)
             await server.stop()
     except OSError as err:
-        _LOGGER.error("Cannot listen on %s: %s", args.uri, err)
+        _LOGGER.error("Cannot listen on %s: %s", uri, err)
         return 2
     finally:
         await config.engine.close()
@@ -154,14 +148,14 @@ async def main(argv: list[str] | None = None) -> int:
 
 async def serve(
     server: AsyncServer,
-    handler_factory: HandlerFactory,
+    handler_factory: ConnectionFactory,
     discovery: Discovery | None,
     uri: str,
     reload: Callable[[], Coroutine[Any, Any, None]],
 ) -> None:
     """Listen, then announce; on SIGHUP reload the voices; on SIGTERM or Ctrl-C withdraw
     the announcement and return."""
-    await server.start(handler_factory)
+    await server.start(for_wyoming(handler_factory))
     _LOGGER.info("Listening on %s (by %s)", uri, ATTRIBUTION.name)
     stopping = asyncio.Event()
     reloads: set[asyncio.Task[None]] = set()

@@ -4,22 +4,18 @@ import argparse
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import __version__
-from .chunk_planner import DEFAULT_FIRST_CHUNK_SIZE, DEFAULT_STREAM_CHUNK_SIZE
-from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_S
 from .devices import DEVICES
 from .discovery import default_name
-from .fallback import ENGINES
 from .languages import LANGUAGES
-from .splitter import DEFAULT_FIRST_CLAUSE_CHARS, DEFAULT_MAX_CHARS
-from .translation import DEFAULT_MODEL as DEFAULT_NLLB_MODEL
-from .wire import (
-    DEFAULT_IDLE_TIMEOUT_S,
-    DEFAULT_MAX_EVENT_BYTES,
-    DEFAULT_READ_TIMEOUT_S,
-    DEFAULT_STREAM_IDLE_TIMEOUT_S,
-)
+from .settings import ENGINES, EngineSettings, ServerSettings, Settings, TranslatorSettings, XttsSettings
+from .wire import EventLimits
+
+# Defaults come from the settings classes, so that each is written once.
+SERVER, ENGINE, XTTS, TRANSLATOR, LIMITS = ServerSettings, EngineSettings, XttsSettings, TranslatorSettings, EventLimits
+SAMPLING = ("temperature", "top_p", "top_k", "repetition_penalty", "speed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--uri",
-        default="tcp://0.0.0.0:10200",
+        default=SERVER.uri,
         help="where to listen: tcp://HOST:PORT, unix://PATH or stdio:// (default: %(default)s)",
     )
     parser.add_argument(
@@ -52,13 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--voices-dir",
         type=Path,
-        default=Path("voices"),
+        default=SERVER.voices_dir,
         help="folder of reference recordings: NAME.wav|mp3|flac or NAME/*.wav is speaker NAME (default: %(default)s)",
     )
     parser.add_argument(
         "--engine",
         choices=("auto", *ENGINES),
-        default="auto",
+        default=ENGINE.engine,
         help="speech engine: xtts (Coqui XTTS v2, cloned voices; needs the [xtts] extra), gtts "
         "(Google, needs the internet), piper (offline neural voices; needs the [piper] extra) or "
         "espeak (offline); auto is the first of --fallback that can start, xtts only with a GPU "
@@ -66,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--fallback",
-        default=",".join(ENGINES),
+        type=engine_order,
+        action=Checked,
+        check=unknown_engines,
+        default=",".join(ENGINE.fallback),
         help="engine order: a request whose engine fails before speaking goes to the next one "
         "after it; 'none' turns this off (default: %(default)s)",
     )
@@ -84,19 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--samples-per-chunk",
         type=int,
-        default=1024,
+        action=Checked,
+        check=at_least(1),
+        default=SERVER.samples_per_chunk,
         help="samples in each audio-chunk event, at 24 kHz (default: %(default)s)",
     )
     parser.add_argument(
         "--max-sentence-chars",
         type=int,
-        default=DEFAULT_MAX_CHARS,
+        action=Checked,
+        check=at_least(20),
+        default=SERVER.max_sentence_chars,
         help="longer sentences are cut at a comma or space before synthesis (default: %(default)s)",
     )
     parser.add_argument(
         "--first-clause-chars",
         type=int,
-        default=DEFAULT_FIRST_CLAUSE_CHARS,
+        action=Checked,
+        check=NOT_NEGATIVE,
+        default=SERVER.first_clause_chars,
         metavar="N",
         help="with streaming input and no translator, speak a long first sentence from its first "
         "clause (comma, semicolon, colon, dash) once it holds N characters; 0 waits for the whole "
@@ -106,52 +111,68 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument(
         "--max-text-chars",
         type=int,
-        default=20000,
+        action=Checked,
+        check=POSITIVE,
+        default=SERVER.max_text_chars,
         help="longest text one request may carry; longer gets a text-too-long error (default: %(default)s)",
     )
     limits.add_argument(
         "--max-event-bytes",
         type=int,
-        default=DEFAULT_MAX_EVENT_BYTES,
+        action=Checked,
+        check=at_least(1024),
+        default=LIMITS.max_bytes,
         help="largest event a client may send (header line, data and payload); larger gets an "
         "event-too-large error and the connection is closed (default: %(default)s)",
     )
     limits.add_argument(
         "--read-timeout",
         type=float,
-        default=DEFAULT_READ_TIMEOUT_S,
+        action=Checked,
+        check=POSITIVE,
+        default=LIMITS.read_timeout_s,
         help="seconds a client may take to finish an event it has begun sending (default: %(default)s)",
     )
     limits.add_argument(
         "--idle-timeout",
         type=float,
-        default=DEFAULT_IDLE_TIMEOUT_S,
+        action=Checked,
+        check=NOT_NEGATIVE,
+        default=LIMITS.idle_timeout_s,
         help="seconds a connection with no request running may stay silent before it gets an "
         "idle-timeout error and is closed; 0 never closes it (default: %(default)s)",
     )
     limits.add_argument(
         "--stream-idle-timeout",
         type=float,
-        default=DEFAULT_STREAM_IDLE_TIMEOUT_S,
+        action=Checked,
+        check=NOT_NEGATIVE,
+        default=LIMITS.stream_idle_timeout_s,
         help="seconds an open stream (synthesize-start) may go without text before it ends with a "
         "stream-idle-timeout error and the connection is closed; 0 never ends it (default: %(default)s)",
     )
     limits.add_argument(
         "--write-timeout",
         type=float,
-        default=30.0,
+        action=Checked,
+        check=POSITIVE,
+        default=SERVER.write_timeout_s,
         help="seconds a client may stop reading before it is dropped (default: %(default)s)",
     )
     limits.add_argument(
         "--max-connections",
         type=int,
-        default=DEFAULT_MAX_CONNECTIONS,
+        action=Checked,
+        check=POSITIVE,
+        default=SERVER.max_connections,
         help="connections open at once; more get a too-many-connections error (default: %(default)s)",
     )
     limits.add_argument(
         "--shutdown-grace",
         type=float,
-        default=DEFAULT_SHUTDOWN_GRACE_S,
+        action=Checked,
+        check=NOT_NEGATIVE,
+        default=SERVER.shutdown_grace_s,
         help="seconds running requests may take to finish on SIGTERM before they end with an "
         "error (default: %(default)s)",
     )
@@ -162,19 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--gtts-tld",
-        default="com",
+        default=ENGINE.gtts_tld,
         help="Google Translate domain for gtts, e.g. com, co.uk, fr (default: %(default)s)",
     )
     parser.add_argument(
         "--gtts-timeout",
         type=float,
-        default=10.0,
+        default=ENGINE.gtts_timeout_s,
         help="seconds to wait for each answer from Google before failing (default: %(default)s)",
     )
     parser.add_argument(
         "--device",
         choices=DEVICES,
-        default="auto",
+        default=ENGINE.device,
         help="where XTTS and NLLB run; auto picks a CUDA GPU, else an Apple GPU (MPS), else the CPU "
         "(default: %(default)s)",
     )
@@ -182,31 +203,31 @@ def build_parser() -> argparse.ArgumentParser:
     translation.add_argument(
         "--translator",
         choices=("none", "transformers", "ctranslate2"),
-        default="none",
+        default=TRANSLATOR.backend,
         help="translate text into each voice's language: transformers (fp32 CPU / bf16 GPU) or "
         "ctranslate2 (int8); none speaks the text as it comes (default: %(default)s)",
     )
     translation.add_argument(
         "--source-language",
-        default="en",
+        default=TRANSLATOR.source_language,
         help="language of incoming text, or auto to detect it per sentence (default: %(default)s)",
     )
     translation.add_argument(
         "--nllb-model",
-        default=DEFAULT_NLLB_MODEL,
+        default=TRANSLATOR.model,
         help="NLLB folder (transformers, or converted for ctranslate2) or a model id to "
         "--download (default: %(default)s)",
     )
     translation.add_argument(
         "--translation-cache",
         type=int,
-        default=512,
+        default=TRANSLATOR.cache,
         help="translations kept for repeated phrases (default: %(default)s)",
     )
     xtts = parser.add_argument_group("xtts engine")
     xtts.add_argument(
         "--xtts-model",
-        default="tts_models/multilingual/multi-dataset/xtts_v2",
+        default=XTTS.model,
         help="folder with config.json, model.pth, vocab.json (and speakers_xtts.pth), "
         "or a coqui model name to --download (default: %(default)s)",
     )
@@ -236,13 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     xtts.add_argument(
         "--stream-chunk-size",
         type=int,
-        default=DEFAULT_STREAM_CHUNK_SIZE,
+        action=Checked,
+        check=at_least(1),
+        default=XTTS.stream_chunk_size,
         help="GPT tokens per streamed audio chunk once a sentence is under way (default: %(default)s)",
     )
     xtts.add_argument(
         "--first-chunk-size",
         type=int,
-        default=DEFAULT_FIRST_CHUNK_SIZE,
+        action=Checked,
+        check=at_least(0),
+        default=XTTS.first_chunk_size,
         metavar="N",
         help="GPT tokens of each sentence's first chunk, so that audio starts sooner; later chunks grow "
         "as the audio already sent allows, up to --stream-chunk-size; 0 for a fixed size (default: %(default)s)",
@@ -299,33 +324,86 @@ def within(kind: Callable[[str], float], low: float, high: float) -> Callable[[s
     return parse
 
 
-def check_settings(args: argparse.Namespace) -> None:
-    """Ranges argparse cannot check (raises ValueError naming the flag)."""
-    at_least = {
-        "--samples-per-chunk": (args.samples_per_chunk, 1),
-        "--max-sentence-chars": (args.max_sentence_chars, 20),
-        "--max-event-bytes": (args.max_event_bytes, 1024),
-        "--stream-chunk-size": (args.stream_chunk_size, 1),
-        "--first-chunk-size": (args.first_chunk_size, 0),
-    }
-    for flag, (value, minimum) in at_least.items():
-        if value < minimum:
-            raise ValueError(f"{flag} must be at least {minimum}")
-    positive = {
-        "--max-text-chars": args.max_text_chars,
-        "--max-connections": args.max_connections,
-        "--read-timeout": args.read_timeout,
-        "--write-timeout": args.write_timeout,
-    }
-    for flag, value in positive.items():
-        if value <= 0:
-            raise ValueError(f"{flag} must be positive")
-    not_negative = {
-        "--shutdown-grace": args.shutdown_grace,
-        "--idle-timeout": args.idle_timeout,
-        "--stream-idle-timeout": args.stream_idle_timeout,
-        "--first-clause-chars": args.first_clause_chars,
-    }
-    for flag, value in not_negative.items():
-        if value < 0:
-            raise ValueError(f"{flag} must not be negative")
+class Checked(argparse.Action):
+    """A flag whose value is checked where the flag is declared: a bad one stops the start, naming the flag."""
+
+    def __init__(self, *args: Any, check: Callable[[Any], str | None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.check = check
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: Any = None
+    ) -> None:
+        if (problem := self.check(values)) is not None:
+            parser.error(f"{option_string} {problem}")
+        setattr(namespace, self.dest, values)
+
+
+def at_least(minimum: int) -> Callable[[float], str | None]:
+    return lambda value: None if value >= minimum else f"must be at least {minimum}"
+
+
+def POSITIVE(value: float) -> str | None:
+    return None if value > 0 else "must be positive"
+
+
+def NOT_NEGATIVE(value: float) -> str | None:
+    return None if value >= 0 else "must not be negative"
+
+
+def engine_order(value: str) -> tuple[str, ...]:
+    """The --fallback list ('none': no fallback)."""
+    if value.strip().lower() == "none":
+        return ()
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+def unknown_engines(names: tuple[str, ...]) -> str | None:
+    unknown = [name for name in names if name not in ENGINES]
+    return f"names unknown engines: {', '.join(unknown)} (known: {', '.join(ENGINES)})" if unknown else None
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The typed settings of parsed flags."""
+    limits = EventLimits(args.max_event_bytes, args.read_timeout, args.idle_timeout, args.stream_idle_timeout)
+    server = ServerSettings(
+        uri=args.uri,
+        name=args.name or args.zeroconf or SERVER.name,
+        zeroconf=None if args.zeroconf is None else args.zeroconf or args.name or default_name(),
+        zeroconf_host=args.zeroconf_host,
+        voices_dir=args.voices_dir,
+        languages=tuple(args.language or ()),
+        default_voice=args.default_voice,
+        samples_per_chunk=args.samples_per_chunk,
+        streaming=not args.no_streaming,
+        max_sentence_chars=args.max_sentence_chars,
+        first_clause_chars=args.first_clause_chars,
+        max_text_chars=args.max_text_chars,
+        write_timeout_s=args.write_timeout,
+        limits=limits,
+        max_connections=args.max_connections,
+        shutdown_grace_s=args.shutdown_grace,
+    )
+    xtts = XttsSettings(
+        model=args.xtts_model,
+        agree_license=args.agree_coqui_license,
+        cache_dir=args.cache_dir,
+        deepspeed=args.deepspeed,
+        stream_chunk_size=args.stream_chunk_size,
+        first_chunk_size=args.first_chunk_size,
+        sampling={name: getattr(args, name) for name in SAMPLING},
+    )
+    engines = EngineSettings(
+        engine=args.engine,
+        fallback=args.fallback,
+        device=args.device,
+        data_dir=args.data_dir,
+        download=args.download,
+        xtts=xtts,
+        gtts_tld=args.gtts_tld,
+        gtts_timeout_s=args.gtts_timeout,
+        piper_voices=args.piper_voices,
+        download_piper_voices=tuple(args.download_piper_voice or ()),
+    )
+    translator = TranslatorSettings(args.translator, args.source_language, args.nllb_model, args.translation_cache)
+    return Settings(server, engines, translator)

@@ -2,7 +2,8 @@
 
 import asyncio
 import logging
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, cast
 
 from wyoming.event import async_get_stdin, async_get_stdout
 from wyoming.server import HandlerFactory
@@ -14,7 +15,13 @@ DEFAULT_SHUTDOWN_GRACE_S = 5.0
 
 
 class Connection(Protocol):
-    """What the registry needs of a connection's handler."""
+    """What the registry and wyoming's servers need of a connection's handler."""
+
+    async def run(self) -> None:
+        """Serve the connection until the client leaves."""
+
+    async def stop(self) -> None:
+        """Close the connection."""
 
     @property
     def busy(self) -> bool:
@@ -63,7 +70,20 @@ class Connections:
             await asyncio.gather(*(c.abort("The server is shutting down", "server-stopping") for c in unfinished))
 
 
-async def serve_stdio(handler_factory: HandlerFactory) -> None:
+ConnectionFactory = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Connection]
+
+
+def for_wyoming(factory: ConnectionFactory) -> HandlerFactory:
+    """Our connections, as wyoming's servers take them.
+
+    wyoming's AsyncServer calls only `run()` and `stop()` on what a handler factory
+    returns (wyoming 1.x, server.py). Its AsyncEventHandler's own `run` reads events
+    with no limits, so ours is a plain class, and only its type is cast, here.
+    """
+    return cast(HandlerFactory, factory)
+
+
+async def serve_stdio(handler_factory: ConnectionFactory) -> None:
     """stdio://: one connection on stdin and stdout, run as a socket's is.
 
     wyoming's AsyncStdioServer calls handle_event itself, never the handler's run: none of

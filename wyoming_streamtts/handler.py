@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from wyoming.error import Error
-from wyoming.event import Event, write_event
+from wyoming.event import Event, async_write_event, write_event
 from wyoming.info import Attribution, Describe, Info, TtsProgram
-from wyoming.server import AsyncEventHandler
 from wyoming.tts import (
     Synthesize,
     SynthesizeChunk,
@@ -25,11 +24,12 @@ from . import __version__
 from .connections import Connections
 from .detection import LanguageDetector
 from .engine import Engine
-from .splitter import DEFAULT_FIRST_CLAUSE_CHARS, SentenceSplitter, split_sentences
-from .synthesis import Synthesis
+from .request import Failure, Outcome, Request, too_long
+from .settings import ServerSettings
+from .splitter import split_sentences
 from .translation import Translator
 from .voices import Voice, VoiceCatalog, VoiceNotFoundError
-from .wire import CUT_OFF_STOPPED, Deadline, EventLimits, ProtocolError, clip, describe_event, read_event
+from .wire import CUT_OFF_STOPPED, Deadline, ProtocolError, clip, describe_event, read_event
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,15 +44,7 @@ class ServerConfig:
 
     engine: Engine
     catalog: VoiceCatalog
-    name: str = "streamtts"
-    samples_per_chunk: int = 1024
-    streaming: bool = True
-    max_sentence_chars: int = 250
-    first_clause_chars: int = DEFAULT_FIRST_CLAUSE_CHARS
-    """Streaming input without a translator starts speaking at the first clause this long (0: off)."""
-    max_text_chars: int = 20000
-    write_timeout_s: float = 30.0
-    limits: EventLimits = field(default_factory=EventLimits)
+    settings: ServerSettings = field(default_factory=ServerSettings)
     translator: Translator | None = None
     detector: LanguageDetector | None = None
     """Picks the voice for requests that name none, from the text's language."""
@@ -74,59 +66,35 @@ class ServerConfig:
     def info(self, catalog: VoiceCatalog) -> Info:
         """The answer to `describe`: one TTS program (Home Assistant uses only the first)."""
         program = TtsProgram(
-            name=self.name,
+            name=self.settings.name,
             description=f"Streaming TTS with {self.engine.description}",
             attribution=ATTRIBUTION,
             installed=True,
             version=__version__,
             voices=catalog.tts_voices(__version__),
-            supports_synthesize_streaming=self.streaming,
+            supports_synthesize_streaming=self.settings.streaming,
         )
         return Info(tts=[program])
 
 
-class StreamTtsEventHandler(AsyncEventHandler):
-    """Answers describe, one-shot synthesize and streaming synthesize."""
+class StreamTtsEventHandler:
+    """One client connection: admitted, read within the limits, each event routed to its request.
 
-    def __init__(self, config: ServerConfig, connections: Connections, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    Not a wyoming AsyncEventHandler, whose `run` reads with no limits: wyoming's servers
+    call only `run()` and `stop()` on what the handler factory returns (see `serving`).
+    """
+
+    def __init__(
+        self, config: ServerConfig, connections: Connections, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self.config = config
         self.connections = connections
-        self._synthesis: Synthesis | None = None
-        self._splitter: SentenceSplitter | None = None  # set while a streaming request is open
-        self._watcher: asyncio.Task | None = None  # closes the connection after a failed one-shot
-        self._stream_chars = 0
+        self.reader = reader
+        self.writer = writer
+        self._request: Request | None = None
         self._last_active = time.monotonic()  # last event read or written
         self._write_closed = False  # a failed stream has ended the answer: see end_failed_stream
         self._last_text = time.monotonic()  # when the open stream last received text
-
-    async def write_event(self, event: Event) -> None:
-        """Write, or drop a client that has stopped reading (its server memory stays bounded)."""
-        if self._write_closed:
-            raise ConnectionResetError("this connection's answer has ended")
-        if _LOGGER.isEnabledFor(logging.DEBUG):
-            _LOGGER.debug("Event out: %s", describe_event(event))
-        await self._timed(super().write_event(event))
-
-    async def _write_describe_answer(self) -> None:
-        answer = self.config.describe_answer
-        if self._write_closed:
-            raise ConnectionResetError("this connection's answer has ended")
-        _LOGGER.debug("Event out: info data=%d bytes (with its header line, serialised once)", len(answer))
-        self.writer.write(answer)
-        await self._timed(self.writer.drain())
-
-    async def _timed(self, write: Awaitable[None]) -> None:
-        try:
-            # Not asyncio.wait_for: on 3.11 it swallows a cancel that lands as the write completes,
-            # and the request the client replaced would play on to its end.
-            async with asyncio.timeout(self.config.write_timeout_s):
-                await write
-            self._last_active = time.monotonic()
-        except TimeoutError:
-            _LOGGER.warning("Client stopped reading for %.0f s; dropping it", self.config.write_timeout_s)
-            self.writer.transport.abort()
-            raise ConnectionResetError("client stopped reading") from None
 
     async def run(self) -> None:
         """Read events within the limits until the client leaves; bad input is answered, then closed."""
@@ -135,7 +103,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
             if refused is not None:
                 await self._error(*refused)
                 return
-            while (event := await read_event(self.reader, self.config.limits, self._deadline)) is not None:
+            while (event := await read_event(self.reader, self.config.settings.limits, self._deadline)) is not None:
                 self._last_active = time.monotonic()
                 if not await self.handle_event(event):
                     break
@@ -150,23 +118,61 @@ class StreamTtsEventHandler(AsyncEventHandler):
             pass  # the client is gone
         finally:
             self.connections.remove(self)
-            await self.disconnect()
+            await self._client_left()
             self.writer.close()
 
+    def close(self) -> None:
+        """Close the connection: the read loop ends, and with it the connection."""
+        self.writer.close()
+        self.reader.feed_eof()
+
+    async def stop(self) -> None:
+        """What wyoming's server calls on each connection as it stops."""
+        self.close()
+
+    async def write_event(self, event: Event) -> None:
+        """Write, or drop a client that has stopped reading (its server memory stays bounded)."""
+        if self._write_closed:
+            raise ConnectionResetError("this connection's answer has ended")
+        if _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("Event out: %s", describe_event(event))
+        await self._timed(async_write_event(event, self.writer))
+
+    async def _write_describe_answer(self) -> None:
+        answer = self.config.describe_answer
+        if self._write_closed:
+            raise ConnectionResetError("this connection's answer has ended")
+        _LOGGER.debug("Event out: info data=%d bytes (with its header line, serialised once)", len(answer))
+        self.writer.write(answer)
+        await self._timed(self.writer.drain())
+
+    async def _timed(self, write: Awaitable[None]) -> None:
+        try:
+            # Not asyncio.wait_for: on 3.11 it swallows a cancel that lands as the write completes,
+            # and the request the client replaced would play on to its end.
+            async with asyncio.timeout(self.config.settings.write_timeout_s):
+                await write
+            self._last_active = time.monotonic()
+        except TimeoutError:
+            _LOGGER.warning("Client stopped reading for %.0f s; dropping it", self.config.settings.write_timeout_s)
+            self.writer.transport.abort()
+            raise ConnectionResetError("client stopped reading") from None
+
     async def handle_event(self, event: Event) -> bool:
+        """Route one event; False closes the connection."""
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("Event in: %s", describe_event(event))
         if self._write_closed:
             return True  # after a failed stream's end: read and dropped until the client closes
         try:
-            return await self._handle(event)
+            return await self._route(event)
         except ConnectionError:
             return False  # the client is gone
 
     def _deadline(self) -> Deadline | None:
         """By when the client must send its next event, and what it is told if it does not."""
-        limits = self.config.limits
-        if self._splitter is not None:
+        limits = self.config.settings.limits
+        if self._stream_open:
             # An open stream waits for an LLM's text, but not for ever: a silent one would hold a place.
             if not limits.stream_idle_timeout_s:
                 return None
@@ -186,119 +192,86 @@ class StreamTtsEventHandler(AsyncEventHandler):
 
     @property
     def busy(self) -> bool:
-        return self._synthesis is not None and not self._synthesis.done
+        return self._request is not None and not self._request.done
+
+    @property
+    def _stream_open(self) -> bool:
+        return self._request is not None and self._request.receiving
 
     async def idle(self) -> None:
-        if self._synthesis is not None:
-            await self._synthesis.wait()
+        if self._request is not None:
+            await self._request.wait()
 
     async def abort(self, text: str, code: str) -> None:
-        if self._synthesis is not None and not self._synthesis.done:
-            await self._synthesis.abort(text, code)
+        if self._request is not None:
+            await self._request.finish(Outcome.SERVER_STOPPING, Failure(text, code))
 
-    async def _handle(self, event: Event) -> bool:
+    async def _route(self, event: Event) -> bool:
         if Describe.is_type(event.type):
             await self._write_describe_answer()
             return True
         if Synthesize.is_type(event.type):
-            if self._splitter is not None:
+            if self._stream_open:
                 # Home Assistant repeats the whole text for old servers: already streaming it.
                 return True
             return await self._one_shot(_parse(Synthesize.from_event, event))
-        if not self.config.streaming:
+        if not self.config.settings.streaming:
             return True
         if SynthesizeStart.is_type(event.type):
-            return await self._stream_start(_parse(SynthesizeStart.from_event, event).voice)
-        if SynthesizeChunk.is_type(event.type):
-            return await self._stream_chunk(_parse(SynthesizeChunk.from_event, event).text)
-        if SynthesizeStop.is_type(event.type):
-            return await self._stream_stop()
-        _LOGGER.debug("Ignoring event of type %s", event.type)
+            await self._stream_start(_parse(SynthesizeStart.from_event, event).voice)
+        elif SynthesizeChunk.is_type(event.type):
+            text = _parse(SynthesizeChunk.from_event, event).text
+            if self._request is None or not self._stream_open:
+                await self._error("synthesize-chunk without synthesize-start", "no-stream")
+            else:
+                self._last_text = time.monotonic()
+                await self._request.feed(text)
+        elif SynthesizeStop.is_type(event.type):
+            if self._request is None or not self._stream_open:
+                await self._error("synthesize-stop without synthesize-start", "no-stream")
+            else:
+                self._request.end_text()
+        else:
+            _LOGGER.debug("Ignoring event of type %s", event.type)
         return True
 
-    async def _one_shot(self, request: Synthesize) -> bool:
-        await self._cancel_running()
-        if len(request.text) > self.config.max_text_chars:
-            await self._too_long(len(request.text))
+    async def _one_shot(self, synthesize: Synthesize) -> bool:
+        await self._replace_running()
+        if len(synthesize.text) > self.config.settings.max_text_chars:
+            failure = too_long(len(synthesize.text), self.config.settings.max_text_chars)
+            await self._error(failure.text, failure.code)
             return False
-        sentences = split_sentences(request.text, self.config.max_sentence_chars)
+        sentences = split_sentences(synthesize.text, self.config.settings.max_sentence_chars)
         if not sentences:
             await self._error("Nothing to say: the text is empty", "empty-text")
             return False
-        synthesis = await self._begin(request.voice, streaming=False)
-        if synthesis is None:
+        request = await self._begin(synthesize.voice, streaming=False)
+        if request is None:
             return False
-        for sentence in sentences:
-            synthesis.add(sentence)
-        synthesis.finish()
-        self._watcher = asyncio.create_task(self._close_if_failed(synthesis))
+        request.add_sentences(sentences)
         return True
 
-    async def _stream_start(self, voice: SynthesizeVoice | None) -> bool:
-        if self._splitter is not None:
+    async def _stream_start(self, voice: SynthesizeVoice | None) -> None:
+        if self._stream_open:
             await self._error("A streaming request is already open on this connection", "stream-in-progress")
-            return True
-        await self._cancel_running()
-        # Clauses translate badly (no context): with a translator, the first unit stays a sentence.
-        clause = self.config.first_clause_chars if self.config.translator is None else 0
-        self._splitter = SentenceSplitter(self.config.max_sentence_chars, clause or None)
-        self._stream_chars = 0
+            return
+        await self._replace_running()
         self._last_text = time.monotonic()
         if await self._begin(voice, streaming=True) is None:
             await self.end_failed_stream()
-        return True
 
-    async def _stream_chunk(self, text: str) -> bool:
-        if self._splitter is None:
-            await self._error("synthesize-chunk without synthesize-start", "no-stream")
-            return True
-        if self._stream_chars > self.config.max_text_chars:
-            return True  # already refused: the rest of this stream is dropped unread
-        self._last_text = time.monotonic()
-        self._stream_chars += len(text)
-        if self._stream_chars > self.config.max_text_chars:
-            await self._cancel_running()
-            await self._too_long(self._stream_chars)
-            await self.end_failed_stream()
-            return True
-        for sentence in self._splitter.feed(text):
-            self._add(sentence)
-        return True
-
-    async def _stream_stop(self) -> bool:
-        if self._splitter is None:
-            await self._error("synthesize-stop without synthesize-start", "no-stream")
-            return True
-        for sentence in self._splitter.flush():
-            self._add(sentence)
-        self._splitter = None
-        if self._synthesis is not None:
-            self._synthesis.finish()
-        return True
-
-    def _add(self, sentence: str) -> None:
-        if self._synthesis is not None:
-            self._synthesis.add(sentence)
-
-    async def _begin(self, requested: SynthesizeVoice | None, streaming: bool) -> Synthesis | None:
-        """Start a synthesis, or send an error and return None for an unknown voice."""
+    async def _begin(self, requested: SynthesizeVoice | None, streaming: bool) -> Request | None:
+        """Start a request, or send an error and return None for an unknown voice."""
         try:
             voice = self.config.catalog.resolve(requested)
         except VoiceNotFoundError as err:
             await self._error(str(err), "voice-not-found")
             return None
         names_none = requested is None or not (requested.name or requested.language)
-        self._synthesis = Synthesis(
-            self.config.engine,
-            voice,
-            self.config.samples_per_chunk,
-            self.write_event,
-            streaming,
-            self.end_failed_stream,
-            self.config.translator,
-            self._voice_for_text if names_none and self.config.detector is not None else None,
-        )
-        return self._synthesis
+        choose = self._voice_for_text if names_none and self.config.detector is not None else None
+        config = self.config
+        self._request = Request(config.settings, config.engine, config.translator, voice, self, streaming, choose)
+        return self._request
 
     def _voice_for_text(self, text: str) -> Voice:
         """The default voice of the text's language (Home Assistant keeps an automation's language to itself)."""
@@ -322,7 +295,7 @@ class StreamTtsEventHandler(AsyncEventHandler):
         _LOGGER.debug("Event out: synthesize-stopped, cut off after its header")
         with contextlib.suppress(ConnectionError, TimeoutError):
             self.writer.write(CUT_OFF_STOPPED)
-            async with asyncio.timeout(self.config.write_timeout_s):
+            async with asyncio.timeout(self.config.settings.write_timeout_s):
                 await self.writer.drain()
             if self.writer.can_write_eof():
                 # Half-close, and read on until the client closes: closing with its text still unread
@@ -330,41 +303,29 @@ class StreamTtsEventHandler(AsyncEventHandler):
                 self.writer.write_eof()
                 self._write_closed = True
                 return
-        await self.stop()
+        self.close()
 
-    async def _close_if_failed(self, synthesis: Synthesis) -> None:
-        # After a failed one-shot request the connection is closed, so Home
-        # Assistant reports the failure instead of caching a broken answer.
-        await synthesis.wait()
-        if synthesis.failed:
-            await self.stop()
-
-    async def _cancel_running(self) -> None:
-        if self._synthesis is not None and not self._synthesis.done:
+    async def _replace_running(self) -> None:
+        if self._request is not None and not self._request.done:
             _LOGGER.debug("New request on the connection: cancelling the running one")
-            await self._synthesis.cancel()
-        self._synthesis = None
-
-    async def _too_long(self, chars: int) -> None:
-        await self._error(
-            f"The text is too long: {chars} characters, at most {self.config.max_text_chars} (--max-text-chars)",
-            "text-too-long",
-        )
+            await self._request.finish(Outcome.REPLACED)
+        self._request = None
 
     async def _error(self, text: str, code: str) -> None:
         text = clip(text, 2000)  # client strings in it are cut already; this is the safety net
         _LOGGER.warning("Request refused (%s): %s", code, text)
         await self.write_event(Error(text=text, code=code).event())
 
-    async def disconnect(self) -> None:
+    async def _client_left(self) -> None:
         # The client may only have closed its sending side: finish what it asked
         # for. A client that is really gone makes the next write fail, which
-        # stops the synthesis at the next chunk.
-        if self._synthesis is not None and not self._synthesis.done:
-            if self._splitter is not None:
-                await self._synthesis.cancel()
-            else:
-                await self._synthesis.wait()
+        # stops the request at the next chunk.
+        if self._request is None or self._request.done:
+            return
+        if self._stream_open:
+            await self._request.finish(Outcome.CLIENT_GONE)
+        else:
+            await self._request.wait()
 
 
 def _parse(from_event: Callable[[Event], T], event: Event) -> T:

@@ -1,4 +1,7 @@
-"""One request's audio stream: sentences in, Wyoming audio events out."""
+"""One request's speaking: sentences in, audio-start and audio-chunk events out.
+
+The request (request.py) decides how the answer ends; this stage only speaks.
+"""
 
 import asyncio
 import contextlib
@@ -7,21 +10,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.error import Error
+from wyoming.audio import AudioChunk, AudioStart
 from wyoming.event import Event
-from wyoming.tts import SynthesizeStopped
 
 from .audio import CHANNELS, RATE, WIDTH, PcmFramer
-from .engine import Engine, EngineAudio, EngineError
+from .engine import Engine, EngineAudio
 from .translation import TranslationError, Translator
 from .voices import Voice
-from .wire import clip
 
 _LOGGER = logging.getLogger(__name__)
 
 WriteEvent = Callable[[Event], Awaitable[None]]
-EndFailedStream = Callable[[], Awaitable[None]]
 _END = None
 
 
@@ -30,6 +29,7 @@ class RequestFigures:
     """What one request cost, filled in as it is spoken; logged once at INFO, never with its text."""
 
     voice: str
+    language: str
     chars: int = 0
     first_chunk_s: float | None = None  # from the request to its first audio chunk
     engine_first_s: float | None = None  # the engine's own share of that
@@ -37,12 +37,12 @@ class RequestFigures:
     wall_s: float = 0.0
     engines: list[str] = field(default_factory=list)  # in the order they spoke (more than one after a fallback)
 
-    def describe(self, language: str, default_engine: str) -> str:
+    def describe(self, default_engine: str) -> str:
         def ms(seconds: float | None) -> str:
             return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
 
         return (
-            f"voice={self.voice} language={language} engine={','.join(self.engines) or default_engine} "
+            f"voice={self.voice} language={self.language} engine={','.join(self.engines) or default_engine} "
             f"chars={self.chars} first_chunk={ms(self.first_chunk_s)} engine_first={ms(self.engine_first_s)} "
             f"audio={self.audio_s:.2f} s wall={self.wall_s:.2f} s"
         )
@@ -56,10 +56,10 @@ class Synthesis:
     """Speaks queued sentences in order while more may still be arriving.
 
     A one-shot request queues all its sentences at once; a streaming request
-    queues each as soon as it is complete in the incoming text. The stream is
-    always well formed: audio-start, audio-chunk*, audio-stop (then
-    synthesize-stopped when streaming), or on failure an `error` event (then, when
-    streaming, audio-stop if audio had started, and the stream's failed end).
+    queues each as soon as it is complete in the incoming text. `run` writes
+    audio-start and the audio chunks, and returns once every sentence is spoken;
+    it raises what stopped it (EngineError, TranslationError, NothingToSayError,
+    ConnectionError, or any error of a broken engine).
     """
 
     def __init__(
@@ -68,76 +68,36 @@ class Synthesis:
         voice: Voice,
         samples_per_chunk: int,
         write_event: WriteEvent,
-        streaming: bool,
-        end_failed_stream: EndFailedStream,
         translator: Translator | None = None,
         choose_voice: Callable[[str], Voice] | None = None,
     ) -> None:
         self.engine = engine
         self.translator = translator
         self.voice = voice
-        self.streaming = streaming
+        self.audio_started = False
+        self.figures = RequestFigures(voice.name, voice.language)
         self._choose_voice = choose_voice  # picks the voice from the first sentence's language
-        self.failed = False
         self._write_event = write_event
-        self._end_failed_stream = end_failed_stream  # a failed stream's end: see handler.end_failed_stream
         self._framer = PcmFramer(samples_per_chunk)
         self._sentences: asyncio.Queue[str | None] = asyncio.Queue()
-        self._finished = False
-        self._ending = False  # the stream's last events are being written
-        self._audio_started = False
-        self.figures = RequestFigures(voice.name)
+        self._text_ended = False
         self._begun = time.monotonic()
-        self._task = asyncio.create_task(self._run(), name=f"synthesis {voice.name}")
 
     def add(self, sentence: str) -> None:
         """Queue a complete sentence."""
-        if self._finished:
+        if self._text_ended:
             return
         self.figures.chars += len(sentence)
         self._sentences.put_nowait(sentence)
 
-    def finish(self) -> None:
+    def end_text(self) -> None:
         """No more sentences will come."""
-        if not self._finished:
-            self._finished = True
+        if not self._text_ended:
+            self._text_ended = True
             self._sentences.put_nowait(_END)
 
-    @property
-    def done(self) -> bool:
-        return self._task.done()
-
-    async def wait(self) -> None:
-        """Wait until the stream has been sent, has failed or was stopped (never raises its outcome)."""
-        await asyncio.wait({self._task})
-
-    async def cancel(self) -> None:
-        """Stop speaking at the next chunk; close the audio that was started."""
-        if await self._stop_task() and self._audio_started:
-            with contextlib.suppress(ConnectionError):
-                await self._write_event(AudioStop().event())
-
-    async def abort(self, text: str, code: str) -> None:
-        """Stop speaking now and end the stream with an `error` (the server is stopping)."""
-        if await self._stop_task():
-            await self._fail(text, code)
-            if self.streaming:
-                await self._end_failed_stream()
-
-    async def _stop_task(self) -> bool:
-        """Cancel the stream's task; False when it ended by itself, or was already writing its end."""
-        self._finished = True
-        if self._task.done():
-            return False
-        ending = self._ending
-        if not ending:
-            # Cut while writing audio-stop, the stream would be ended twice: let its end go out whole.
-            self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        return not ending
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Speak every sentence, then the framer's rest; audio-start is sent even for silence."""
         # Translation runs one sentence ahead: sentence n+1 is translated while n is spoken.
         ready: asyncio.Queue[str | BaseException | None] = asyncio.Queue(maxsize=1)
         translating = asyncio.create_task(self._translate_ahead(ready))
@@ -151,34 +111,15 @@ class Synthesis:
                 _LOGGER.debug("Speaking sentence %d for %s: %r", number, self.voice.name, sentence)
                 await self._speak(sentence)
                 _LOGGER.debug("Spoke sentence %d", number)
-            if number == 0:
-                raise NothingToSayError("Nothing to say: the text is empty")
-            for chunk in self._framer.flush():
-                await self._send_audio(chunk)
-            if not self._audio_started:
-                await self._start_audio()
-            self._ending = True
-            await self._write_event(AudioStop().event())
-            self._log_done()
-        except ConnectionError:
-            _LOGGER.info("Client of %s went away; synthesis stopped", self.voice.name)
-            return
-        except NothingToSayError as err:
-            await self._fail(str(err), "empty-text")
-        except EngineError as err:
-            await self._fail(str(err), "engine-failed")
-        except TranslationError as err:
-            await self._fail(str(err), "translation-failed")
-        except Exception as err:  # a broken engine must not hang the client
-            _LOGGER.exception("Synthesis with %s failed", self.engine.name)
-            await self._fail(f"Synthesis failed: {err}", "engine-failed")
         finally:
             translating.cancel()
-        if self.streaming and self.failed:
-            await self._end_failed_stream()
-        elif self.streaming:
-            with contextlib.suppress(ConnectionError):
-                await self._write_event(SynthesizeStopped().event())
+        if number == 0:
+            raise NothingToSayError("Nothing to say: the text is empty")
+        for chunk in self._framer.flush():
+            await self._send_audio(chunk)
+        if not self.audio_started:
+            await self._start_audio()
+        self.figures.wall_s = time.monotonic() - self._begun
 
     async def _translate_ahead(self, ready: asyncio.Queue) -> None:
         number = 0
@@ -189,6 +130,7 @@ class Synthesis:
                     # The request named no voice: the text's language picks one, and it needs no translating.
                     loop = asyncio.get_running_loop()
                     self.voice = await loop.run_in_executor(None, self._choose_voice, sentence)
+                    self.figures.voice, self.figures.language = self.voice.name, self.voice.language
                     self._choose_voice = None
                     self.translator = None
                 if self.translator is not None:
@@ -228,11 +170,11 @@ class Synthesis:
                     await self._send_audio(framed)
 
     async def _start_audio(self) -> None:
-        self._audio_started = True
+        self.audio_started = True
         await self._write_event(AudioStart(rate=RATE, width=WIDTH, channels=CHANNELS).event())
 
     async def _send_audio(self, chunk: AudioChunk) -> None:
-        if not self._audio_started:
+        if not self.audio_started:
             self.figures.first_chunk_s = time.monotonic() - self._begun
             await self._start_audio()
         self.figures.audio_s += len(chunk.audio) / (WIDTH * CHANNELS * RATE)
@@ -240,19 +182,3 @@ class Synthesis:
         # A write to a client that keeps up does not wait: give other connections their turn
         # after each chunk, or one fast stream holds the loop for a whole sentence.
         await asyncio.sleep(0)
-
-    async def _fail(self, text: str, code: str) -> None:
-        text = clip(text, 2000)
-        self.failed = True
-        self._finished = True
-        self._ending = True
-        _LOGGER.error("Synthesis with voice %s failed: %s", self.voice.name, text)
-        with contextlib.suppress(ConnectionError):
-            await self._write_event(Error(text=text, code=code).event())
-            if self.streaming and self._audio_started:
-                await self._write_event(AudioStop().event())
-
-    def _log_done(self) -> None:
-        self.figures.wall_s = time.monotonic() - self._begun
-        self.figures.voice = self.voice.name  # a request that names none gets its voice from the text
-        _LOGGER.info("Spoke %s", self.figures.describe(self.voice.language, self.engine.name))

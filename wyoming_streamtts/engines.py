@@ -1,0 +1,83 @@
+"""Which engines start, built from their settings: the chain --engine and --fallback name."""
+
+import logging
+import os
+from functools import partial
+
+from .engine import Engine, EngineError
+from .fallback import FallbackEngine
+from .settings import EngineSettings
+from .voices import Speaker
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def auto_engines(order: list[str], requested_device: str, device: str) -> list[str]:
+    """The engines `--engine auto` tries: the --fallback order, without XTTS when `auto`
+    found no GPU (CUDA or Apple's MPS): on a CPU it is far slower than real time."""
+    if "xtts" in order and requested_device == "auto" and device == "cpu":
+        _LOGGER.warning("Engine xtts unavailable: no GPU (--device cpu runs it on the CPU, slowly)")
+        return [name for name in order if name != "xtts"]
+    return order
+
+
+def create_engine(settings: EngineSettings, cloned: list[Speaker], device: str) -> Engine:
+    """The engine chain, XTTS on `device` (raises EngineError)."""
+    names = settings.wanted()
+    build = partial(_try_engine, settings, cloned, device)
+    if settings.engine == "auto":
+        chain = [engine for engine in map(build, auto_engines(names, settings.device, device)) if engine]
+    else:
+        # The engine asked for must start; the ones after it are fallbacks.
+        chain = [_build_engine(settings.engine, settings, cloned, device)]
+        chain += [engine for engine in map(build, names[1:]) if engine]
+    if len(chain) == 1:
+        return chain[0]
+    return FallbackEngine(chain)
+
+
+def _try_engine(settings: EngineSettings, cloned: list[Speaker], device: str, name: str) -> Engine | None:
+    try:
+        return _build_engine(name, settings, cloned, device)
+    except EngineError as err:
+        _LOGGER.warning("Engine %s unavailable: %s", name, err)
+        return None
+
+
+def _build_engine(name: str, settings: EngineSettings, cloned: list[Speaker], device: str) -> Engine:
+    if name == "xtts":
+        try:
+            from .xtts_engine import XttsEngine  # noqa: PLC0415
+            from .xtts_model import resolve_model_dir  # noqa: PLC0415
+        except ImportError as err:
+            raise EngineError(
+                f"The xtts engine needs the [xtts] extra (pip install 'wyoming-streamtts[xtts]'): {err}"
+            ) from err
+        xtts = settings.xtts
+        agreed = xtts.agree_license or os.environ.get("COQUI_TOS_AGREED") == "1"
+        model_dir = resolve_model_dir(xtts.model, settings.data_folder(), settings.download, agreed)
+        return XttsEngine(
+            model_dir,
+            device,
+            cloned,
+            xtts.cache_dir or settings.data_folder() / "latents",
+            stream_chunk_size=xtts.stream_chunk_size,
+            first_chunk_size=xtts.first_chunk_size,
+            sampling=xtts.sampling,
+            deepspeed=xtts.deepspeed,
+        )
+    if name == "gtts":
+        from .gtts_engine import GttsEngine  # noqa: PLC0415 - only load what is used
+
+        return GttsEngine(tld=settings.gtts_tld, timeout=settings.gtts_timeout_s)
+    if name == "piper":
+        try:
+            from .piper_engine import PiperEngine  # noqa: PLC0415
+        except ImportError as err:
+            raise EngineError(
+                f"The piper engine needs the [piper] extra (pip install 'wyoming-streamtts[piper]'): {err}"
+            ) from err
+        return PiperEngine(settings.piper_folder())
+    from .espeak_engine import EspeakEngine  # noqa: PLC0415
+
+    return EspeakEngine()

@@ -21,8 +21,6 @@ from .xtts_worker import XttsWorker
 
 _LOGGER = logging.getLogger(__name__)
 
-SAMPLE_RATE = 24000
-
 
 class XttsEngine(Engine):
     """One model on one device; a single worker thread serves every request in turn."""
@@ -46,6 +44,7 @@ class XttsEngine(Engine):
         """`sampling`: flags that override the checkpoint's own settings (None: the checkpoint's)."""
         self.device = device
         self.model, config = load_model(model_dir, device, deepspeed)
+        self.rate: int = config.audio.output_sample_rate  # 24 kHz for XTTS v2
         self.sampling, self.conditioning = settings(config, sampling or {})
         _LOGGER.info("XTTS sampling: %s; cloning: %s", self.sampling, self.conditioning)
         self.worker = XttsWorker(self.model, self.sampling, stream_chunk_size, first_chunk_size)
@@ -86,7 +85,7 @@ class XttsEngine(Engine):
                 async for wav in self.worker.stream(piece, language, voice):
                     pcm = (wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes()
                     _LOGGER.debug("XTTS chunk for %s/%s: %d samples", language, speaker, len(wav))
-                    yield AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=pcm)
+                    yield AudioChunk(rate=self.rate, width=2, channels=1, audio=pcm)
 
     def _too_long(self, text: str, language: str, limit: int) -> bool:
         """Whether XTTS would refuse `text` (its token limit), or cut its speech short: spelled out,

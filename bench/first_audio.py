@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import torch
-from listener import underruns  # tests/ is on the path (bench/__init__.py)
 from wyoming.audio import AudioChunk, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
@@ -18,6 +17,7 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 from bench.server import SENTENCE, start_server
 from bench.translation import full_size_nllb
 from bench.xtts import CACHE, checkpoint
+from tests.listener import underruns
 from wyoming_streamtts.chunk_planner import DEFAULT_FIRST_CHUNK_SIZE, DEFAULT_STREAM_CHUNK_SIZE
 from wyoming_streamtts.translation import Translator, convert_to_ct2, create_backend
 

@@ -10,9 +10,8 @@ import time
 import wave
 from pathlib import Path
 
-from bad_input import abandon, header  # tests/ is on the path (bench/__init__.py)
-from conftest import ServerProcess, describe
-
+from tests.bad_input import abandon, header
+from tests.conftest import ServerProcess, describe
 from wyoming_streamtts.splitter import split_sentences
 
 # 20,000 characters each: every period an initial or an abbreviation, no end, one word, clauses, plain sentences.

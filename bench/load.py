@@ -11,11 +11,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bad_input import BAD_EVENTS, header, send_raw  # tests/ is on the path (bench/__init__.py)
-from conftest import ServerProcess
-from load_runner import run_load
-
 from bench.xtts import checkpoint
+from tests.bad_input import BAD_EVENTS, header, send_raw
+from tests.conftest import ServerProcess
+from tests.load_runner import run_load
 
 SLOW_READER_TEXT = "The quick brown fox jumps over the lazy dog. " * 400  # about 20 minutes of speech
 

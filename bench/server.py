@@ -6,12 +6,10 @@ so the difference is what the server and the wire add.
 """
 
 import asyncio
-import re
 import statistics
 import time
 from pathlib import Path
 
-from conftest import ServerProcess  # tests/ is on the path (bench/__init__.py)
 from wyoming.audio import AudioChunk, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe
@@ -24,6 +22,7 @@ from wyoming.tts import (
 )
 
 from bench.xtts import CACHE
+from tests.conftest import ServerProcess, wait_for_figures
 
 SENTENCE = "The kitchen lights are on and the front door is locked."
 LONG_TEXT = " ".join([SENTENCE] * 40)
@@ -100,11 +99,6 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def engine_first_chunks(log: str) -> list[float]:
-    """The engine's own time to its first chunk per request, as the server logs it."""
-    return [float(ms) / 1000 for ms in re.findall(r"engine_first=([\d.]+) ms", log)]
-
-
 def start_server(args: list[str], env: dict[str, str] | None = None) -> ServerProcess:
     """The server as a separate process, its log in the bench's cache folder."""
     work = CACHE / "server"
@@ -122,9 +116,9 @@ def server_figures(
         async def measure() -> dict:
             await _one_shot(server.port, voice)  # warm-up
             one_shot = [await _one_shot(server.port, voice) for _ in range(runs)]
-            # Logged after audio-stop is sent: give the last line a moment to land.
-            await asyncio.sleep(0.2)
-            own = engine_first_chunks(server.log())[1 : runs + 1]  # the one-shot runs, after the warm-up
+            # The engine's own time to its first chunk, from the requests' figures (written after audio-stop).
+            await wait_for_figures(server, timeout=10, count=runs + 1)
+            own = [record["engine_first_s"] for record in server.figures(outcome="finished")[1 : runs + 1]]
             streaming = [await _streaming(server.port, voice) for _ in range(runs)]
             described = await describe_under_load(server.port, voice, busy)
             client_first = [r[0] for r in one_shot]

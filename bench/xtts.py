@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import torch
-from conftest import ServerProcess, process_io, wait_for_log, write_huge_wav, write_wav
-from tiny_xtts import build_tiny_xtts
 
+from tests.conftest import ServerProcess, process_io, wait_for_log, write_huge_wav, write_wav
+from tests.tiny_xtts import build_tiny_xtts
 from wyoming_streamtts.chunk_planner import DEFAULT_FIRST_CHUNK_SIZE, DEFAULT_STREAM_CHUNK_SIZE
 from wyoming_streamtts.latents import LatentCache
 from wyoming_streamtts.voices import Speaker

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -51,6 +52,7 @@ class ServerProcess:
     ) -> None:
         self.port = free_port()
         self.log_path = cwd / f"server-{self.port}.log"
+        self.figures_path = cwd / f"server-{self.port}.figures.jsonl"  # one JSON line per request (--figures-file)
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         # Nothing may leave this machine: unless a test brings its own fake, any
         # request to the internet (gTTS, model hubs) goes to a closed local port.
@@ -58,7 +60,7 @@ class ServerProcess:
         offline = {name: closed for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")}
         full_env = {**os.environ, **offline, "NO_PROXY": "", "no_proxy": "", "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process = subprocess.Popen(
-            [*program, "--uri", f"tcp://127.0.0.1:{self.port}", *args],
+            [*program, "--uri", f"tcp://127.0.0.1:{self.port}", "--figures-file", str(self.figures_path), *args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=full_env,
@@ -81,6 +83,14 @@ class ServerProcess:
         if not self._log.closed:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
+
+    def figures(self, **match: object) -> list[dict]:
+        """The figures of the requests that have ended, in order; those whose fields equal `match`."""
+        if not self.figures_path.exists():
+            return []
+        lines = self.figures_path.read_text().splitlines()
+        records = [json.loads(line) for line in lines if line.endswith("}")]  # a line being written is left out
+        return [record for record in records if all(record.get(key) == value for key, value in match.items())]
 
     def rss_mb(self) -> float:
         """The server's resident memory now."""
@@ -220,6 +230,16 @@ async def wait_for_log(server: ServerProcess, pattern: str, timeout: float = 120
     raise AssertionError(f"{pattern!r} not in log:\n{server.log()[-3000:]}")
 
 
+async def wait_for_figures(server: ServerProcess, timeout: float = 120, count: int = 1, **match: object) -> dict:
+    """Wait until `count` requests whose figures equal `match` have ended (default: finished); the last one's."""
+    match.setdefault("outcome", "finished")
+    for _ in range(int(timeout * 10)):
+        if len(found := server.figures(**match)) >= count:
+            return found[count - 1]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no request with {match} among {server.figures()}")
+
+
 def assert_well_formed(reply: Reply, streaming: bool) -> None:
     """audio-start, audio-chunk+, audio-stop (+ synthesize-stopped), one format throughout."""
     expected_tail = ["audio-stop", "synthesize-stopped"] if streaming else ["audio-stop"]
@@ -283,7 +303,7 @@ def process_io(pid: int) -> tuple[int, int]:
 @pytest.fixture(scope="session")
 def tiny_xtts(tmp_path_factory) -> Path:
     """A random-weight XTTS v2 checkpoint in the real layout, built once per session."""
-    from tiny_xtts import build_tiny_xtts  # noqa: PLC0415 - needs the [xtts] extra
+    from tests.tiny_xtts import build_tiny_xtts  # noqa: PLC0415 - needs the [xtts] extra
 
     return build_tiny_xtts(tmp_path_factory.mktemp("tiny-xtts"))
 
@@ -291,7 +311,7 @@ def tiny_xtts(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_nllb(tmp_path_factory) -> Path:
     """A random-weight NLLB-200 checkpoint as transformers saves it, built once per session."""
-    from tiny_nllb import build_tiny_nllb  # noqa: PLC0415 - needs the [translate] extra
+    from tests.tiny_nllb import build_tiny_nllb  # noqa: PLC0415 - needs the [translate] extra
 
     return build_tiny_nllb(tmp_path_factory.mktemp("tiny-nllb"))
 

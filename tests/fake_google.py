@@ -9,7 +9,8 @@ import urllib.parse
 
 import lameenc
 import numpy as np
-from fake_https import FakeHttpsSite, http_response
+
+from tests.fake_https import FakeHttpsSite, http_response
 
 MP3_RATE = 22050  # not the server's 24 kHz: the server must read the rate from the stream
 SECONDS_PER_CHAR = 0.04

@@ -3,7 +3,7 @@
 import ssl
 from pathlib import Path
 
-from fake_https import FakeHttpsSite, http_response
+from tests.fake_https import FakeHttpsSite, http_response
 
 
 class FakeHub(FakeHttpsSite):

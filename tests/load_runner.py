@@ -9,9 +9,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from conftest import Reply, one_shot, stream_request
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
+
+from tests.conftest import Reply, one_shot, stream_request
 
 TEXTS = (
     "The front door is locked.",

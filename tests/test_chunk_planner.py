@@ -1,8 +1,8 @@
 """The XTTS chunk planner on simulated machines: first audio sooner, and no gap a fixed size would not have."""
 
 import pytest
-from listener import underruns
 
+from tests.listener import underruns
 from wyoming_streamtts.chunk_planner import ChunkPlanner, ChunkShape, Pace
 
 # XTTS v2: a GPT token is 1024 samples at 22050 Hz; the vocoder makes 256 samples a frame at 24 kHz.

@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, ServerProcess, assert_well_formed, read_reply, rms
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize
 
+from tests.conftest import REPO, ServerProcess, assert_well_formed, read_reply, rms
 from wyoming_streamtts import __version__
 
 
@@ -99,6 +99,7 @@ def test_version():
         (["--top-k", "many"], "argument --top-k: 'many' is not a number"),
         (["--repetition-penalty", "0.5"], "argument --repetition-penalty: 0.5 is not from 1 to 20"),
         (["--speed", "9"], "argument --speed: 9 is not from 0.25 to 4"),
+        (["--figures-file", "/nonexistent/figures.jsonl"], "--figures-file /nonexistent/figures.jsonl: No such file"),
     ],
 )
 def test_bad_settings_fail_at_start_with_a_clear_message(args, message):

@@ -1,7 +1,5 @@
 """The engine chain through the real server: XTTS missing -> gTTS -> espeak-ng."""
 
-from conftest import assert_well_formed, describe, one_shot, read_reply, rms, wait_for_log
-from fake_google import FakeGoogle
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import (
     SynthesizeChunk,
@@ -9,6 +7,9 @@ from wyoming.tts import (
     SynthesizeStop,
     SynthesizeVoice,
 )
+
+from tests.conftest import assert_well_formed, describe, one_shot, read_reply, rms, wait_for_figures
+from tests.fake_google import FakeGoogle
 
 TEXT = "Good evening. The alarm is armed."
 
@@ -25,7 +26,7 @@ async def test_auto_without_gpu_speaks_with_gtts(start_server):
         assert_well_formed(reply, streaming=False)
         assert len(google.requests) == 2  # Google spoke both sentences
         # The request's log line (written just after its audio-stop) names the engine that spoke.
-        await wait_for_log(server, "Spoke voice=en/default language=en engine=gtts chars=", timeout=10)
+        await wait_for_figures(server, voice="en/default", language="en", engines=["gtts"])
     finally:
         google.close()
 
@@ -52,7 +53,7 @@ async def test_google_down_falls_back_to_espeak_in_the_same_format(start_server)
         assert "gtts failed before speaking" in server.log()
         assert "falling back to espeak" in server.log()
         # The request's log line names the engine that spoke, not the chain's first.
-        await wait_for_log(server, "Spoke voice=fr/default language=fr engine=espeak chars=", timeout=10)
+        await wait_for_figures(server, voice="fr/default", language="fr", engines=["espeak"])
         # Google is not asked again for a while: the next request goes straight to espeak.
         asked = len(google.requests)
         async with AsyncTcpClient("127.0.0.1", server.port) as client:

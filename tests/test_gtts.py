@@ -1,8 +1,17 @@
 """The gtts engine in the real server process, against a local fake of Google."""
 
 import pytest
-from conftest import assert_well_formed, describe, free_port, one_shot, rms, stream_request, wait_for_log
-from fake_google import FakeGoogle
+
+from tests.conftest import (
+    assert_well_formed,
+    describe,
+    free_port,
+    one_shot,
+    rms,
+    stream_request,
+    wait_for_figures,
+)
+from tests.fake_google import FakeGoogle
 
 TEXT = "Good morning. The weather today is sunny with a light breeze from the west."
 
@@ -81,7 +90,7 @@ async def test_an_untrusted_certificate_is_never_heard(start_server, google):
     spoken = await one_shot(chained.port, TEXT, "en/default")
     assert_well_formed(spoken, streaming=False)
     assert google.requests == []
-    await wait_for_log(chained, "Spoke voice=en/default language=en engine=espeak chars=", timeout=10)
+    await wait_for_figures(chained, voice="en/default", language="en", engines=["espeak"])
 
 
 @pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])

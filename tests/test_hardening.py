@@ -10,8 +10,12 @@ import sys
 import time
 
 import pytest
-from bad_input import LONG_SENTENCE, abandon, header
-from conftest import (
+from wyoming.client import AsyncTcpClient
+from wyoming.event import async_read_event, read_event
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+
+from tests.bad_input import LONG_SENTENCE, abandon, header
+from tests.conftest import (
     assert_well_formed,
     describe,
     espeak_children,
@@ -21,9 +25,6 @@ from conftest import (
     wait_for_log,
     write_wav,
 )
-from wyoming.client import AsyncTcpClient
-from wyoming.event import async_read_event, read_event
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
 
 async def test_describe_is_answered_while_a_worst_case_text_is_split(start_server):

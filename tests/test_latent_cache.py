@@ -5,9 +5,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ServerProcess, assert_well_formed, one_shot, wait_for_log, write_wav
-from tiny_xtts import build_tiny_xtts
 
+from tests.conftest import ServerProcess, assert_well_formed, one_shot, wait_for_log, write_wav
+from tests.tiny_xtts import build_tiny_xtts
 from wyoming_streamtts.latents import LatentCache
 from wyoming_streamtts.voices import Speaker
 

@@ -7,7 +7,8 @@ latency is printed, and measured by `python -m bench`, not asserted here).
 import json
 
 import pytest
-from load_runner import run_load
+
+from tests.load_runner import run_load
 
 CHUNK = "4"  # GPT tokens per chunk: many small chunks from the tiny model
 
@@ -34,7 +35,7 @@ async def test_100_requests_from_20_clients_on_espeak(start_server):
 @pytest.fixture(scope="module")
 def short_xtts(tmp_path_factory):
     """The tiny XTTS, stopping after 8 audio tokens (2 chunks, 0.34 s): 100 requests stay quick."""
-    from tiny_xtts import build_tiny_xtts  # noqa: PLC0415 - needs the [xtts] extra
+    from tests.tiny_xtts import build_tiny_xtts  # noqa: PLC0415 - needs the [xtts] extra
 
     return build_tiny_xtts(tmp_path_factory.mktemp("short-xtts"), max_audio_tokens=8)
 

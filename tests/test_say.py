@@ -5,7 +5,8 @@ import sys
 import wave
 
 import pytest
-from conftest import free_port
+
+from tests.conftest import free_port
 
 ALSA_NULL = "pcm.!default {\n    type null\n}\nctl.!default {\n    type hw\n    card 0\n}\n"
 

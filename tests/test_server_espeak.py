@@ -3,7 +3,6 @@
 import asyncio
 
 import pytest
-from conftest import assert_well_formed, describe, one_shot, read_reply, rms, stream_request, wait_for_log, write_wav
 from wyoming.audio import AudioChunk
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import (
@@ -12,6 +11,18 @@ from wyoming.tts import (
     SynthesizeStart,
     SynthesizeStop,
     SynthesizeVoice,
+)
+
+from tests.conftest import (
+    assert_well_formed,
+    describe,
+    one_shot,
+    read_reply,
+    rms,
+    stream_request,
+    wait_for_figures,
+    wait_for_log,
+    write_wav,
 )
 
 SENTENCES = [
@@ -186,8 +197,8 @@ async def test_a_new_request_on_the_connection_cuts_the_running_one_short(server
     assert cut.types[-1] == "audio-stop" and "error" not in cut.types
     assert cut.seconds < 30  # not played on to its end
     assert_well_formed(second, streaming=False)
-    await wait_for_log(server, r"Spoke voice=\S+ language=en engine=espeak chars=11 ", timeout=10)
-    assert server.log().count("Spoke voice=") == 1  # only the second was spoken in full
+    await wait_for_figures(server, language="en", engines=["espeak"], chars=11)
+    assert [record["outcome"] for record in server.figures()] == ["replaced", "finished"]
 
 
 async def test_name_titles_the_program(start_server):
@@ -221,9 +232,9 @@ async def test_a_request_naming_no_voice_is_spoken_in_the_language_of_its_text(s
     # An automation's tts.speak with `language: de` and no voice reaches the server with neither.
     reply = await stream_request(server.port, "Die Waschmaschine ist fertig. Bitte die Wäsche aufhängen.", None, 7)
     assert_well_formed(reply, streaming=True)
-    await wait_for_log(server, "Spoke voice=de/ana language=de engine=espeak", timeout=10)
+    await wait_for_figures(server, voice="de/ana", language="de", engines=["espeak"])
     assert_well_formed(await one_shot(server.port, "Le dîner est prêt, venez manger."), streaming=False)
-    await wait_for_log(server, "Spoke voice=fr/ana language=fr engine=espeak", timeout=10)
+    await wait_for_figures(server, voice="fr/ana", language="fr", engines=["espeak"])
     # A voice named is a voice obeyed, whatever the text's language.
     assert_well_formed(await one_shot(server.port, "Die Waschmaschine ist fertig.", "en/default"), streaming=False)
-    await wait_for_log(server, "Spoke voice=en/default language=en engine=espeak", timeout=10)
+    await wait_for_figures(server, voice="en/default", language="en", engines=["espeak"])

@@ -3,11 +3,12 @@
 import asyncio
 import signal
 
-from bad_input import send_raw
-from conftest import assert_well_formed, read_reply, wait_for_log
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop
+
+from tests.bad_input import send_raw
+from tests.conftest import assert_well_formed, read_reply, wait_for_log
 
 
 async def start_stream(port: int) -> tuple[AsyncTcpClient, Event]:

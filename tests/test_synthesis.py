@@ -1,6 +1,7 @@
 """A request's answer when it is stopped at the very moment it is ending by itself."""
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 from wyoming.audio import AudioStop
@@ -25,9 +26,10 @@ class Client:
 
 
 def request(voice: Voice, write, end_failed, streaming: bool, text: str, translator=None) -> Request:
-    started = Request(
-        ServerSettings(first_clause_chars=0), EspeakEngine(), translator, voice, Client(write, end_failed), streaming
+    shared = SimpleNamespace(
+        settings=ServerSettings(first_clause_chars=0), engine=EspeakEngine(), translator=translator, figures=None
     )
+    started = Request(shared, voice, Client(write, end_failed), streaming)
     if streaming:
         asyncio.get_running_loop().create_task(started.feed(text))
         asyncio.get_running_loop().call_soon(started.end_text)

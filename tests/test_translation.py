@@ -3,9 +3,9 @@
 import re
 
 import pytest
-from conftest import assert_well_formed, one_shot, stream_request
 from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
 
+from tests.conftest import assert_well_formed, one_shot, stream_request
 from wyoming_streamtts.languages import (
     LANGUAGES,
     UnknownLanguageError,

@@ -9,13 +9,13 @@ import io
 import json
 
 import pytest
-from bad_input import BAD_EVENTS, send_raw
-from conftest import ServerProcess
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from wyoming.event import Event, write_event
 from wyoming.info import Describe
 
+from tests.bad_input import BAD_EVENTS, send_raw
+from tests.conftest import ServerProcess
 from wyoming_streamtts.wire import EventLimits, ProtocolError, read_event
 
 LIMITS = EventLimits(max_bytes=4096, read_timeout_s=5.0)

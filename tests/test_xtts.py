@@ -11,20 +11,22 @@ import re
 import shutil
 
 import pytest
-from conftest import (
+from wyoming.client import AsyncTcpClient
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeVoice,
+)
+
+from tests.conftest import (
     assert_well_formed,
     describe,
     free_port,
     one_shot,
     read_reply,
     stream_request,
+    wait_for_figures,
     wait_for_log,
     write_wav,
-)
-from wyoming.client import AsyncTcpClient
-from wyoming.tts import (
-    Synthesize,
-    SynthesizeVoice,
 )
 
 CHUNK = "4"  # GPT tokens per chunk: many small chunks from the tiny model
@@ -77,20 +79,19 @@ async def test_synthesize_streams_chunks_before_generation_ends(xtts_server):
         assert (await asyncio.wait_for(client.read_event(), 120)).type == "audio-start"
         assert (await asyncio.wait_for(client.read_event(), 120)).type == "audio-chunk"
         # The first audio is on the wire while the model is still generating.
-        assert "Spoke voice=en/ana" not in server.log()
+        assert not server.figures()  # the request has not ended
         reply = await read_reply(client, streaming=False, timeout=300)
     assert reply.types[-1] == "audio-stop"
-    assert len(re.findall(r"XTTS chunk for en/ana", server.log())) >= 3
+    assert len((await wait_for_figures(server, voice="en/ana"))["engine_chunks"]) >= 3
 
 
 async def chunk_samples_per_request(server, requests: int) -> list[list[int]]:
-    """Samples of each XTTS chunk (DEBUG log), request by request."""
+    """Samples of each XTTS chunk, request by request (from the requests' figures)."""
     sizes: list[list[int]] = []
-    for _ in range(requests):
-        before = len(re.findall(r"XTTS chunk for en/ana", server.log()))
+    before = len(server.figures(voice="en/ana"))
+    for number in range(1, requests + 1):
         assert_well_formed(await one_shot(server.port, "Hello there.", "en/ana", timeout=300), streaming=False)
-        found = re.findall(r"XTTS chunk for en/ana: (\d+) samples", server.log())
-        sizes.append([int(n) for n in found[before:]])
+        sizes.append((await wait_for_figures(server, count=before + number, voice="en/ana"))["engine_chunks"])
     return sizes
 
 
@@ -187,8 +188,8 @@ async def test_new_request_on_the_connection_cancels_the_running_one(xtts_server
         second = await read_reply(client, streaming=False, timeout=300)
     assert cancelled.types[-1] == "audio-stop"
     assert_well_formed(second, streaming=False)
-    await wait_for_log(server, r"Spoke voice=en/ana language=en engine=xtts chars=7 ")
-    assert server.log().count("Spoke voice=") == 1  # the first was never finished
+    await wait_for_figures(server, voice="en/ana", language="en", engines=["xtts"], chars=7)
+    assert [record["outcome"] for record in server.figures()] == ["replaced", "finished"]
 
 
 async def test_text_beyond_xtts_limits_is_split_before_the_model(xtts_server):
@@ -212,7 +213,7 @@ async def test_disconnect_mid_stream_stops_generation(xtts_server):
     # The model takes 48 tokens at most, 12 chunks of 4: it stopped well before.
     await one_shot(server.port, "Next.", "en/ana", timeout=300)  # and the server serves the next one
     assert chunks_when_gone < 12
-    assert "Spoke voice=en/ana language=en engine=xtts chars=70" not in server.log()
+    assert [record["outcome"] for record in server.figures(chars=len(text))] == ["client gone"]
 
 
 @pytest.mark.parametrize(

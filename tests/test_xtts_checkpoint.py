@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import ServerProcess, assert_well_formed, one_shot, write_wav
-from tiny_xtts import XTTS_V2_INFERENCE, build_tiny_xtts
 
+from tests.conftest import ServerProcess, assert_well_formed, one_shot, write_wav
+from tests.tiny_xtts import XTTS_V2_INFERENCE, build_tiny_xtts
 from wyoming_streamtts.xtts_model import conditioning_latents, load_model, settings
 
 VOICE = "en/Ana Florence"  # a studio speaker: no recordings needed

@@ -1,7 +1,8 @@
 """What users feed XTTS: huge reference recordings, sentences of numbers, Chinese, Japanese and Korean."""
 
 import pytest
-from conftest import assert_well_formed, one_shot, process_io, stream_request, wait_for_log, write_huge_wav
+
+from tests.conftest import assert_well_formed, one_shot, process_io, stream_request, wait_for_log, write_huge_wav
 
 GIB = 1 << 30
 

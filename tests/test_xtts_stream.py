@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from conftest import write_wav
 from TTS.tts.configs.xtts_config import XttsConfig
 from TTS.tts.models.xtts import Xtts
 
+from tests.conftest import write_wav
 from wyoming_streamtts.xtts_model import settings
 from wyoming_streamtts.xtts_stream import DEFAULT_CONTEXT_FRAMES, WindowedVocoder, stream_sentence
 

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess, free_port, wait_for_log
+
+from tests.conftest import ServerProcess, free_port, wait_for_log
 
 PROBE = Path(__file__).resolve().parent / "zeroconf_probe.py"
 

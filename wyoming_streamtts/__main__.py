@@ -19,6 +19,7 @@ from .devices import decide_device, gpus_present
 from .discovery import Discovery, create_discovery, multicast_problem
 from .engine import Engine, EngineError
 from .engines import create_engine
+from .figures import FiguresFile
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
 from .languages import normalize_language
 from .settings import EngineSettings, ServerSettings, Settings, TranslatorSettings
@@ -72,7 +73,16 @@ def create_config(settings: Settings) -> ServerConfig:
         settings=settings.server,
         translator=create_translator(settings.translator, settings.engines, device),
         detector=create_detector(catalog.languages) if len(catalog.languages) > 1 else None,
+        figures=create_figures_file(settings.server.figures_file),
     )
+
+
+def create_figures_file(path: Path | None) -> FiguresFile | None:
+    """--figures-file, checked at start (raises ValueError naming the flag)."""
+    try:
+        return None if path is None else FiguresFile(path)
+    except OSError as err:
+        raise ValueError(f"--figures-file {path}: {err.strerror or err}") from err
 
 
 def build_catalog(settings: ServerSettings, engine: Engine, cloned: list[Speaker]) -> VoiceCatalog:

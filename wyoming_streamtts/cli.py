@@ -299,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="download this Piper voice (e.g. de_DE-thorsten-medium) into the Piper voices folder "
         "if it is not there yet (repeatable)",
     )
+    parser.add_argument(
+        "--figures-file",
+        type=Path,
+        metavar="PATH",
+        help="append one JSON line per request to PATH: voice, language, how it ended, engines that spoke, "
+        "characters, first chunk, the engine's first chunk, audio and wall seconds (never the text)",
+    )
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level (includes text)")
     parser.add_argument(
         "--log-format",
@@ -383,6 +390,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         limits=limits,
         max_connections=args.max_connections,
         shutdown_grace_s=args.shutdown_grace,
+        figures_file=args.figures_file,
     )
     xtts = XttsSettings(
         model=args.xtts_model,

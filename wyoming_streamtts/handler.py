@@ -24,6 +24,7 @@ from . import __version__
 from .connections import Connections
 from .detection import LanguageDetector
 from .engine import Engine
+from .figures import FiguresFile
 from .request import Failure, Outcome, Request, too_long
 from .settings import ServerSettings
 from .splitter import split_sentences
@@ -48,6 +49,7 @@ class ServerConfig:
     translator: Translator | None = None
     detector: LanguageDetector | None = None
     """Picks the voice for requests that name none, from the text's language."""
+    figures: FiguresFile | None = None
 
     describe_answer: bytes = field(init=False, repr=False)
     """The `info` event as it goes on the wire: built once per voice list, since with
@@ -269,8 +271,7 @@ class StreamTtsEventHandler:
             return None
         names_none = requested is None or not (requested.name or requested.language)
         choose = self._voice_for_text if names_none and self.config.detector is not None else None
-        config = self.config
-        self._request = Request(config.settings, config.engine, config.translator, voice, self, streaming, choose)
+        self._request = Request(self.config, voice, self, streaming, choose)
         return self._request
 
     def _voice_for_text(self, text: str) -> Voice:

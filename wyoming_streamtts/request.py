@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,9 +19,10 @@ from wyoming.event import Event
 from wyoming.tts import SynthesizeStopped
 
 from .engine import Engine, EngineError
+from .figures import FiguresFile, RequestFigures
 from .settings import ServerSettings
 from .splitter import SentenceSplitter
-from .synthesis import NothingToSayError, RequestFigures, Synthesis
+from .synthesis import NothingToSayError, Synthesis
 from .translation import TranslationError, Translator
 from .voices import Voice
 from .wire import clip
@@ -54,6 +56,15 @@ class Failure:
 SERVER_STOPPING = Failure("The server is shutting down", "server-stopping")
 
 
+class Shared(Protocol):
+    """What every request of a server shares (handler.ServerConfig)."""
+
+    settings: ServerSettings
+    engine: Engine
+    translator: Translator | None
+    figures: FiguresFile | None
+
+
 class Client(Protocol):
     """What a request needs of its connection."""
 
@@ -79,16 +90,16 @@ class Request:
 
     def __init__(
         self,
-        settings: ServerSettings,
-        engine: Engine,
-        translator: Translator | None,
+        shared: Shared,
         voice: Voice,
         client: Client,
         streaming: bool,
         choose_voice: Callable[[str], Voice] | None = None,
     ) -> None:
-        self.settings = settings
-        self.engine = engine
+        self.settings = settings = shared.settings
+        self.engine = shared.engine
+        self._figures_file = shared.figures
+        translator = shared.translator
         self.streaming = streaming
         self.state = State.RECEIVING if streaming else State.SPEAKING
         self.outcome: Outcome | None = None
@@ -100,9 +111,10 @@ class Request:
             clause = settings.first_clause_chars if translator is None else 0
             self._splitter = SentenceSplitter(settings.max_sentence_chars, clause or None)
         self._synthesis = Synthesis(
-            engine, voice, settings.samples_per_chunk, client.write_event, translator, choose_voice
+            self.engine, voice, settings.samples_per_chunk, client.write_event, translator, choose_voice
         )
         self._ended = asyncio.Event()
+        self._begun = time.monotonic()
         self._task = asyncio.create_task(self._run(), name=f"request {voice.name}")
 
     @property
@@ -158,6 +170,7 @@ class Request:
         await self._end(outcome, failure)
 
     async def _run(self) -> None:
+        failure = None
         try:
             await self._synthesis.run()
         except ConnectionError:
@@ -165,24 +178,22 @@ class Request:
             await self._end(Outcome.CLIENT_GONE)
             return
         except NothingToSayError as err:
-            await self._end(Outcome.FAILED, Failure(str(err), "empty-text"))
-            return
+            failure = Failure(str(err), "empty-text")
         except EngineError as err:
-            await self._end(Outcome.FAILED, Failure(str(err), "engine-failed"))
-            return
+            failure = Failure(str(err), "engine-failed")
         except TranslationError as err:
-            await self._end(Outcome.FAILED, Failure(str(err), "translation-failed"))
-            return
+            failure = Failure(str(err), "translation-failed")
         except Exception as err:  # a broken engine must not hang the client
             _LOGGER.exception("Synthesis with %s failed", self.engine.name)
-            await self._end(Outcome.FAILED, Failure(f"Synthesis failed: {err}", "engine-failed"))
-            return
-        await self._end(Outcome.FINISHED)
+            failure = Failure(f"Synthesis failed: {err}", "engine-failed")
+        await self._end(Outcome.FINISHED if failure is None else Outcome.FAILED, failure)
 
     async def _end(self, outcome: Outcome, failure: Failure | None = None) -> None:
         """Write the closing events of `outcome` (the one place they are written)."""
         self.state = State.ENDING
         self.outcome = outcome
+        self.figures.outcome = outcome.value
+        self.figures.wall_s = time.monotonic() - self._begun
         try:
             if outcome is Outcome.FINISHED:
                 await self._write_finished()
@@ -192,6 +203,8 @@ class Request:
                         await self._client.write_event(AudioStop().event())
             else:
                 await self._write_failed(failure or SERVER_STOPPING)
+            if self._figures_file is not None:
+                await self._figures_file.write(self.figures)
         finally:
             self.state = State.ENDED
             self._ended.set()

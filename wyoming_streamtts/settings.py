@@ -38,6 +38,7 @@ class ServerSettings:
     limits: EventLimits = field(default_factory=EventLimits)
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
+    figures_file: Path | None = None  # one JSON line per request
 
 
 @dataclass(frozen=True)

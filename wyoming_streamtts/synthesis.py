@@ -8,13 +8,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from wyoming.audio import AudioChunk, AudioStart
 from wyoming.event import Event
 
 from .audio import CHANNELS, RATE, WIDTH, PcmFramer
 from .engine import Engine, EngineAudio
+from .figures import RequestFigures
 from .translation import TranslationError, Translator
 from .voices import Voice
 
@@ -22,30 +22,6 @@ _LOGGER = logging.getLogger(__name__)
 
 WriteEvent = Callable[[Event], Awaitable[None]]
 _END = None
-
-
-@dataclass
-class RequestFigures:
-    """What one request cost, filled in as it is spoken; logged once at INFO, never with its text."""
-
-    voice: str
-    language: str
-    chars: int = 0
-    first_chunk_s: float | None = None  # from the request to its first audio chunk
-    engine_first_s: float | None = None  # the engine's own share of that
-    audio_s: float = 0.0
-    wall_s: float = 0.0
-    engines: list[str] = field(default_factory=list)  # in the order they spoke (more than one after a fallback)
-
-    def describe(self, default_engine: str) -> str:
-        def ms(seconds: float | None) -> str:
-            return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
-
-        return (
-            f"voice={self.voice} language={self.language} engine={','.join(self.engines) or default_engine} "
-            f"chars={self.chars} first_chunk={ms(self.first_chunk_s)} engine_first={ms(self.engine_first_s)} "
-            f"audio={self.audio_s:.2f} s wall={self.wall_s:.2f} s"
-        )
 
 
 class NothingToSayError(Exception):
@@ -119,7 +95,6 @@ class Synthesis:
             await self._send_audio(chunk)
         if not self.audio_started:
             await self._start_audio()
-        self.figures.wall_s = time.monotonic() - self._begun
 
     async def _translate_ahead(self, ready: asyncio.Queue) -> None:
         number = 0
@@ -163,6 +138,7 @@ class Synthesis:
             async for chunk in audio:
                 if self.figures.engine_first_s is None:
                     self.figures.engine_first_s = time.monotonic() - began
+                self.figures.engine_chunks.append(len(chunk.audio) // (chunk.width * chunk.channels))
                 engine = chunk.engine if isinstance(chunk, EngineAudio) else self.engine.name
                 if engine not in self.figures.engines:
                     self.figures.engines.append(engine)

@@ -1,0 +1,1 @@
+"""The test suite; its helpers (conftest.py, the model builders, the fakes) are shared with bench/."""

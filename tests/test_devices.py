@@ -78,8 +78,8 @@ def test_a_missing_gpu_stops_the_server_at_start_whichever_model_wants_it(args, 
 def test_light_engines_do_not_load_pytorch_to_find_a_device():
     # espeak alone needs no device: a --device cuda that no model uses is no error, and costs no PyTorch.
     code = (
-        "import sys; from wyoming_streamtts.__main__ import create_config;"
-        "from wyoming_streamtts.cli import build_parser, settings_from;"
+        "import sys; from wyoming_streamtts.__main__ import create_config, settings_from;"
+        "from wyoming_streamtts.cli import build_parser;"
         "create_config(settings_from(build_parser().parse_args(['--engine', 'espeak', '--device', 'cuda'])));"
         "print('torch' in sys.modules)"
     )

@@ -1,5 +1,6 @@
 """Command line: `wyoming-streamtts` starts the server."""
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -12,21 +13,69 @@ from typing import Any
 
 from wyoming.server import AsyncServer, AsyncStdioServer
 
-from .cli import build_parser, settings_from
+from .cli import SAMPLING_FLAGS, build_parser
 from .connections import ConnectionFactory, Connections, for_wyoming, serve_stdio
 from .detection import create_detector
 from .devices import decide_device, gpus_present
-from .discovery import Discovery, create_discovery, multicast_problem
+from .discovery import Discovery, create_discovery, default_name, multicast_problem
 from .engine import Engine, EngineError
 from .engines import create_engine
 from .figures import FiguresFile
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
 from .languages import normalize_language
-from .settings import EngineSettings, ServerSettings, Settings, TranslatorSettings
+from .settings import EngineSettings, ServerSettings, Settings, TranslatorSettings, XttsSettings
 from .translation import TranslationError, Translator
 from .voices import Speaker, VoiceCatalog, find_speakers
+from .wire import EventLimits
 
 _LOGGER = logging.getLogger("wyoming_streamtts")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The typed settings of parsed flags."""
+    limits = EventLimits(args.max_event_bytes, args.read_timeout, args.idle_timeout, args.stream_idle_timeout)
+    server = ServerSettings(
+        uri=args.uri,
+        name=args.name or args.zeroconf or ServerSettings.name,
+        zeroconf=None if args.zeroconf is None else args.zeroconf or args.name or default_name(),
+        zeroconf_host=args.zeroconf_host,
+        voices_dir=args.voices_dir,
+        languages=tuple(args.language or ()),
+        default_voice=args.default_voice,
+        samples_per_chunk=args.samples_per_chunk,
+        streaming=not args.no_streaming,
+        max_sentence_chars=args.max_sentence_chars,
+        first_clause_chars=args.first_clause_chars,
+        max_text_chars=args.max_text_chars,
+        write_timeout_s=args.write_timeout,
+        limits=limits,
+        max_connections=args.max_connections,
+        shutdown_grace_s=args.shutdown_grace,
+        figures_file=args.figures_file,
+    )
+    xtts = XttsSettings(
+        model=args.xtts_model,
+        agree_license=args.agree_coqui_license,
+        cache_dir=args.cache_dir,
+        deepspeed=args.deepspeed,
+        stream_chunk_size=args.stream_chunk_size,
+        first_chunk_size=args.first_chunk_size,
+        sampling={name: getattr(args, name) for name in SAMPLING_FLAGS},
+    )
+    engines = EngineSettings(
+        engine=args.engine,
+        fallback=args.fallback,
+        device=args.device,
+        data_dir=args.data_dir,
+        download=args.download,
+        xtts=xtts,
+        gtts_tld=args.gtts_tld,
+        gtts_timeout_s=args.gtts_timeout,
+        piper_voices=args.piper_voices,
+        download_piper_voices=tuple(args.download_piper_voice or ()),
+    )
+    translator = TranslatorSettings(args.translator, args.source_language, args.nllb_model, args.translation_cache)
+    return Settings(server, engines, translator)
 
 
 def create_translator(settings: TranslatorSettings, engines: EngineSettings, device: str) -> Translator | None:

@@ -1,4 +1,4 @@
-"""The command line: every flag with its default and its range check, in one place."""
+"""The command line: every flag, with its range check beside it (its default comes from settings.py)."""
 
 import argparse
 import logging
@@ -10,12 +10,12 @@ from . import __version__
 from .devices import DEVICES
 from .discovery import default_name
 from .languages import LANGUAGES
-from .settings import ENGINES, EngineSettings, ServerSettings, Settings, TranslatorSettings, XttsSettings
+from .settings import ENGINES, EngineSettings, ServerSettings, TranslatorSettings, XttsSettings
 from .wire import EventLimits
 
 # Defaults come from the settings classes, so that each is written once.
 SERVER, ENGINE, XTTS, TRANSLATOR, LIMITS = ServerSettings, EngineSettings, XttsSettings, TranslatorSettings, EventLimits
-SAMPLING = ("temperature", "top_p", "top_k", "repetition_penalty", "speed")
+SAMPLING_FLAGS = ("temperature", "top_p", "top_k", "repetition_penalty", "speed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--name",
         help="name of the TTS program in describe, which Home Assistant titles it by, and of the "
-        "zeroconf service (default: the zeroconf NAME when given, else streamtts)",
+        f"zeroconf service (default: the zeroconf NAME when given, else {SERVER.name})",
     )
     parser.add_argument(
         "--zeroconf",
@@ -368,50 +368,3 @@ def engine_order(value: str) -> tuple[str, ...]:
 def unknown_engines(names: tuple[str, ...]) -> str | None:
     unknown = [name for name in names if name not in ENGINES]
     return f"names unknown engines: {', '.join(unknown)} (known: {', '.join(ENGINES)})" if unknown else None
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    """The typed settings of parsed flags."""
-    limits = EventLimits(args.max_event_bytes, args.read_timeout, args.idle_timeout, args.stream_idle_timeout)
-    server = ServerSettings(
-        uri=args.uri,
-        name=args.name or args.zeroconf or SERVER.name,
-        zeroconf=None if args.zeroconf is None else args.zeroconf or args.name or default_name(),
-        zeroconf_host=args.zeroconf_host,
-        voices_dir=args.voices_dir,
-        languages=tuple(args.language or ()),
-        default_voice=args.default_voice,
-        samples_per_chunk=args.samples_per_chunk,
-        streaming=not args.no_streaming,
-        max_sentence_chars=args.max_sentence_chars,
-        first_clause_chars=args.first_clause_chars,
-        max_text_chars=args.max_text_chars,
-        write_timeout_s=args.write_timeout,
-        limits=limits,
-        max_connections=args.max_connections,
-        shutdown_grace_s=args.shutdown_grace,
-        figures_file=args.figures_file,
-    )
-    xtts = XttsSettings(
-        model=args.xtts_model,
-        agree_license=args.agree_coqui_license,
-        cache_dir=args.cache_dir,
-        deepspeed=args.deepspeed,
-        stream_chunk_size=args.stream_chunk_size,
-        first_chunk_size=args.first_chunk_size,
-        sampling={name: getattr(args, name) for name in SAMPLING},
-    )
-    engines = EngineSettings(
-        engine=args.engine,
-        fallback=args.fallback,
-        device=args.device,
-        data_dir=args.data_dir,
-        download=args.download,
-        xtts=xtts,
-        gtts_tld=args.gtts_tld,
-        gtts_timeout_s=args.gtts_timeout,
-        piper_voices=args.piper_voices,
-        download_piper_voices=tuple(args.download_piper_voice or ()),
-    )
-    translator = TranslatorSettings(args.translator, args.source_language, args.nllb_model, args.translation_cache)
-    return Settings(server, engines, translator)

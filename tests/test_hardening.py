@@ -22,6 +22,7 @@ from tests.conftest import (
     one_shot,
     read_reply,
     threads,
+    wait_for_figures,
     wait_for_log,
     write_wav,
 )
@@ -70,6 +71,7 @@ async def test_a_stream_that_goes_silent_is_ended(start_server):
     assert time.monotonic() - began > 1.3
     assert [e.code for e in reply.errors] == ["stream-idle-timeout"]
     assert reply.types[0] == "audio-start" and reply.types[-2:] == ["error", "audio-stop"] and reply.cut_off
+    await wait_for_figures(server, outcome="failed", timeout=10)  # a failed request, not a server stopping
     # A stream that keeps receiving text stays open however long it lasts.
     async with AsyncTcpClient("127.0.0.1", server.port) as client:
         await client.write_event(SynthesizeStart().event())

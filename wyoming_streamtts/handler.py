@@ -112,8 +112,8 @@ class StreamTtsEventHandler:
         except ProtocolError as err:
             # The rest of the stream cannot be trusted: say why, then close.
             with contextlib.suppress(ConnectionError):
-                if err.code == "stream-idle-timeout" and self.busy:
-                    await self.abort(str(err), err.code)  # ends as a failed stream
+                if err.code == "stream-idle-timeout" and self._request is not None:
+                    await self._request.finish(Outcome.FAILED, Failure(str(err), err.code))  # a failed stream's end
                 else:
                     await self._error(str(err), err.code)
         except ConnectionError:

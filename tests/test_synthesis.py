@@ -103,3 +103,23 @@ async def test_an_empty_translation_is_spoken_untranslated(caplog):
     types = [event.type for event in written]
     assert types[0] == "audio-start" and types[-1] == "audio-stop" and "error" not in types  # espeak had failed
     assert "Translation of sentence 1 came out empty; speaking it untranslated" in caplog.text
+
+
+async def test_a_request_stopped_twice_at_once_ends_once():
+    # A new request on the connection and the server's drain can stop the same request together.
+    written: list[str] = []
+    speaking = asyncio.Event()
+
+    async def write(event: Event) -> None:
+        written.append(event.type)
+        if event.type == "audio-chunk":
+            speaking.set()
+
+    async def end_failed() -> None:
+        written.append("(failed end)")
+
+    stopped = request(Voice("en", "default"), write, end_failed, True, "A long sentence to stop. " * 20)
+    await asyncio.wait_for(speaking.wait(), 30)
+    await asyncio.gather(stopped.finish(Outcome.REPLACED), stopped.finish(Outcome.SERVER_STOPPING, SERVER_STOPPING))
+    assert written.count("audio-stop") == 1 and "error" not in written and "(failed end)" not in written
+    assert stopped.outcome is Outcome.REPLACED

@@ -162,35 +162,41 @@ class Request:
 
     async def finish(self, outcome: Outcome, failure: Failure | None = None) -> None:
         """End the request now with `outcome`, unless it has ended, or is ending, already."""
-        if self.state in (State.ENDING, State.ENDED):
+        if not self._claim_end():
             await self.wait()  # its own end goes out whole
             return
         self._task.cancel()
         await asyncio.wait({self._task})  # never raises the task's cancel: only a cancel of ours
         await self._end(outcome, failure)
 
+    def _claim_end(self) -> bool:
+        """Take the one right to write the request's end; False when another path has it."""
+        if self.state in (State.ENDING, State.ENDED):
+            return False
+        self.state = State.ENDING
+        return True
+
     async def _run(self) -> None:
-        failure = None
+        outcome, failure = Outcome.FINISHED, None
         try:
             await self._synthesis.run()
         except ConnectionError:
             _LOGGER.info("Client of %s went away; synthesis stopped", self._synthesis.voice.name)
-            await self._end(Outcome.CLIENT_GONE)
-            return
+            outcome = Outcome.CLIENT_GONE
         except NothingToSayError as err:
-            failure = Failure(str(err), "empty-text")
+            outcome, failure = Outcome.FAILED, Failure(str(err), "empty-text")
         except EngineError as err:
-            failure = Failure(str(err), "engine-failed")
+            outcome, failure = Outcome.FAILED, Failure(str(err), "engine-failed")
         except TranslationError as err:
-            failure = Failure(str(err), "translation-failed")
+            outcome, failure = Outcome.FAILED, Failure(str(err), "translation-failed")
         except Exception as err:  # a broken engine must not hang the client
             _LOGGER.exception("Synthesis with %s failed", self.engine.name)
-            failure = Failure(f"Synthesis failed: {err}", "engine-failed")
-        await self._end(Outcome.FINISHED if failure is None else Outcome.FAILED, failure)
+            outcome, failure = Outcome.FAILED, Failure(f"Synthesis failed: {err}", "engine-failed")
+        if self._claim_end():  # else `finish` ends it (a cancel that something swallowed)
+            await self._end(outcome, failure)
 
     async def _end(self, outcome: Outcome, failure: Failure | None = None) -> None:
-        """Write the closing events of `outcome` (the one place they are written)."""
-        self.state = State.ENDING
+        """Write the closing events of `outcome`: the one place they are written, by whoever claimed the end."""
         self.outcome = outcome
         self.figures.outcome = outcome.value
         self.figures.wall_s = time.monotonic() - self._begun

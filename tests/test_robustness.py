@@ -152,6 +152,9 @@ async def test_streaming_past_the_cap_ends_the_stream(start_server):
         reply = await read_reply(client, streaming=True, timeout=10)
     assert "text-too-long" in [e.code for e in reply.errors]
     assert reply.cut_off and "synthesize-stopped" not in reply.types  # a failed stream's end
+    # The client's doing, not a failure of the server: a warning, not an error.
+    assert "WARNING:wyoming_streamtts.request:Request refused (text-too-long)" in server.log()
+    assert "ERROR" not in server.log()
 
 
 async def test_connections_over_the_cap_are_refused_until_one_closes(start_server):

@@ -113,7 +113,8 @@ class StreamTtsEventHandler:
             # The rest of the stream cannot be trusted: say why, then close.
             with contextlib.suppress(ConnectionError):
                 if err.code == "stream-idle-timeout" and self._request is not None:
-                    await self._request.finish(Outcome.FAILED, Failure(str(err), err.code))  # a failed stream's end
+                    failure = Failure(str(err), err.code, by_client=True)
+                    await self._request.finish(Outcome.FAILED, failure)  # a failed stream's end
                 else:
                     await self._error(str(err), err.code)
         except ConnectionError:

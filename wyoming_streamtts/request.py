@@ -51,6 +51,7 @@ class Failure:
 
     text: str
     code: str
+    by_client: bool = False  # the client's doing (too much text, a silent stream): logged as a warning
 
 
 SERVER_STOPPING = Failure("The server is shutting down", "server-stopping")
@@ -224,7 +225,10 @@ class Request:
 
     async def _write_failed(self, failure: Failure) -> None:
         text = clip(failure.text, 2000)
-        _LOGGER.error("Synthesis with voice %s failed: %s", self._synthesis.voice.name, text)
+        if failure.by_client:
+            _LOGGER.warning("Request refused (%s): %s", failure.code, text)
+        else:
+            _LOGGER.error("Synthesis with voice %s failed: %s", self._synthesis.voice.name, text)
         with contextlib.suppress(ConnectionError):
             await self._client.write_event(Error(text=text, code=failure.code).event())
             if self.streaming and self._synthesis.audio_started:
@@ -236,4 +240,5 @@ class Request:
 
 
 def too_long(chars: int, limit: int) -> Failure:
-    return Failure(f"The text is too long: {chars} characters, at most {limit} (--max-text-chars)", "text-too-long")
+    text = f"The text is too long: {chars} characters, at most {limit} (--max-text-chars)"
+    return Failure(text, "text-too-long", by_client=True)

@@ -4,6 +4,7 @@ one JSON line to --figures-file for monitoring and benchmarks. Never the request
 import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,11 +42,14 @@ class FiguresFile:
         self.path = path
         with path.open("a", encoding="utf-8"):
             pass  # a path that cannot be written stops the start (OSError), not every request
+        # One thread of its own: lines go out in the order requests end, and many requests
+        # ending at once do not grow the loop's default pool.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="figures-file")
 
     async def write(self, figures: RequestFigures) -> None:
         line = json.dumps(asdict(figures), ensure_ascii=False) + "\n"
         try:
-            await asyncio.to_thread(self._append, line)
+            await asyncio.get_running_loop().run_in_executor(self._writer, self._append, line)
         except OSError as err:
             _LOGGER.warning("Cannot write a request's figures to %s: %s", self.path, err)
 

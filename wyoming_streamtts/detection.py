@@ -1,7 +1,9 @@
 """Which language a text is written in (lingua, offline; the [translate] extra)."""
 
+import asyncio
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -23,6 +25,13 @@ class LanguageDetector:
             builder = builder.with_low_accuracy_mode().with_preloaded_language_models()
         self._detector = builder.build()
         self._light = light
+        # One thread of its own: requests take turns (each takes milliseconds), and many at once
+        # do not grow the loop's default pool.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="language-detection")
+
+    async def detect_off_loop(self, text: str) -> str | None:
+        """`detect`, on the detector's own thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self.detect, text)
 
     def detect(self, text: str) -> str | None:
         """The language code, or None when lingua cannot tell."""

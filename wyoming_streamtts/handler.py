@@ -275,10 +275,10 @@ class StreamTtsEventHandler:
         self._request = Request(self.config, voice, self, streaming, choose)
         return self._request
 
-    def _voice_for_text(self, text: str) -> Voice:
+    async def _voice_for_text(self, text: str) -> Voice:
         """The default voice of the text's language (Home Assistant keeps an automation's language to itself)."""
         assert self.config.detector is not None
-        detected = self.config.detector.detect(text)
+        detected = await self.config.detector.detect_off_loop(text)
         voice = (self.config.catalog.default_for(detected) if detected else None) or self.config.catalog.default
         _LOGGER.debug("Request names no voice; text detected as %s: speaking with %s", detected, voice.name)
         return voice

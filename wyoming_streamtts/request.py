@@ -9,7 +9,7 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -95,7 +95,7 @@ class Request:
         voice: Voice,
         client: Client,
         streaming: bool,
-        choose_voice: Callable[[str], Voice] | None = None,
+        choose_voice: Callable[[str], Awaitable[Voice]] | None = None,
     ) -> None:
         self.settings = settings = shared.settings
         self.engine = shared.engine

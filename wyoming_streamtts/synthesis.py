@@ -45,7 +45,7 @@ class Synthesis:
         samples_per_chunk: int,
         write_event: WriteEvent,
         translator: Translator | None = None,
-        choose_voice: Callable[[str], Voice] | None = None,
+        choose_voice: Callable[[str], Awaitable[Voice]] | None = None,
     ) -> None:
         self.engine = engine
         self.translator = translator
@@ -103,8 +103,7 @@ class Synthesis:
                 number += 1
                 if self._choose_voice is not None:
                     # The request named no voice: the text's language picks one, and it needs no translating.
-                    loop = asyncio.get_running_loop()
-                    self.voice = await loop.run_in_executor(None, self._choose_voice, sentence)
+                    self.voice = await self._choose_voice(sentence)
                     self.figures.voice, self.figures.language = self.voice.name, self.voice.language
                     self._choose_voice = None
                     self.translator = None

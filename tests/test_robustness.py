@@ -17,6 +17,7 @@ from tests.conftest import (
     one_shot,
     read_reply,
     threads,
+    wait_for_figures,
     wait_for_log,
 )
 
@@ -212,6 +213,9 @@ async def test_a_client_that_stops_reading_is_dropped_with_bounded_memory(start_
 
 
 async def test_disconnect_mid_stream_leaves_no_process_thread_or_traceback(server):
+    # The threads a normal request starts once (language detection, --figures-file) are there before counting.
+    assert_well_formed(await one_shot(server.port, "Warm up.", timeout=HANG_S), streaming=False)
+    await wait_for_figures(server, chars=len("Warm up."), timeout=HANG_S)  # its figures are written
     baseline = threads(server.process.pid)
     for _ in range(5):
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)

@@ -45,8 +45,9 @@ class Server:
     def __init__(self, engine: Engine, figures_path: Path) -> None:
         catalog = VoiceCatalog(engine.speakers, engine.languages, engine.attribution)
         self.figures_path = figures_path
-        figures = FiguresFile(figures_path)
-        self.config = ServerConfig(engine, catalog, ServerSettings(first_clause_chars=0), figures=figures)
+        self.figures_file = FiguresFile(figures_path)
+        settings = ServerSettings(first_clause_chars=0)
+        self.config = ServerConfig(engine, catalog, settings, figures=self.figures_file)
         self.connections = Connections()
         self.port = 0
 
@@ -76,6 +77,7 @@ async def serving(engine: Engine) -> AsyncIterator[Server]:
             yield server
         finally:
             listener.close()
+            await server.figures_file.close()
 
 
 async def send(client: AsyncTcpClient, streaming: bool, text: str = TEXT, stop: bool = True) -> None:

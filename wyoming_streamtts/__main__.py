@@ -200,6 +200,8 @@ async def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         await config.engine.close()
+        if config.figures is not None:
+            await config.figures.close()
         if config.translator is not None:
             config.translator.close()
     return 0

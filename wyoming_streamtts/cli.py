@@ -304,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PATH",
         help="append one JSON line per request to PATH: voice, language, how it ended, engines that spoke, "
-        "characters, first chunk, the engine's first chunk, audio and wall seconds (never the text)",
+        "characters, first chunk, the engine's first chunk, audio and wall seconds (never the text); "
+        "written on a thread of its own, so a file or pipe that takes no line for now holds up no request",
     )
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level (includes text)")
     parser.add_argument(

@@ -2,13 +2,24 @@
 one JSON line to --figures-file for monitoring and benchmarks. Never the request's text."""
 
 import asyncio
+import errno
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import os
+import queue
+import stat
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 _LOGGER = logging.getLogger(__name__)
+
+MAX_WAITING_LINES = 1000
+"""Lines held while the file takes none (a pipe nobody reads, a hung mount): memory stays bounded."""
+
+CLOSE_TIMEOUT_S = 5.0
+"""How long the server's stop waits for the lines still held: a file that takes none must not hold the exit."""
 
 
 @dataclass
@@ -36,24 +47,64 @@ class RequestFigures:
 
 
 class FiguresFile:
-    """--figures-file: each request's figures appended as one JSON line, however the request ended."""
+    """--figures-file: each request's figures appended as one JSON line, however the request ended.
 
-    def __init__(self, path: Path) -> None:
+    A request hands its line over and goes on: the lines are written, in the order
+    requests end, by one daemon thread of its own, so a file that blocks (a pipe whose
+    reader is slow or not there yet, a hung network mount) holds neither a request's end
+    nor the server's stop.
+    """
+
+    def __init__(self, path: Path, max_waiting: int = MAX_WAITING_LINES) -> None:
         self.path = path
-        with path.open("a", encoding="utf-8"):
-            pass  # a path that cannot be written stops the start (OSError), not every request
-        # One thread of its own: lines go out in the order requests end, and many requests
-        # ending at once do not grow the loop's default pool.
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="figures-file")
+        check_writable(path)
+        self._max_waiting = max_waiting
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._dropping = False
+        self._writer = threading.Thread(target=self._write_lines, name="figures-file", daemon=True)
+        self._writer.start()
 
-    async def write(self, figures: RequestFigures) -> None:
-        line = json.dumps(asdict(figures), ensure_ascii=False) + "\n"
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._writer, self._append, line)
-        except OSError as err:
-            _LOGGER.warning("Cannot write a request's figures to %s: %s", self.path, err)
+    def record(self, figures: RequestFigures) -> None:
+        """Queue one request's line (from the event loop; never waits for the file)."""
+        if self._lines.qsize() >= self._max_waiting:
+            if not self._dropping:
+                _LOGGER.warning(
+                    "%s has taken no line for a while (%d wait): dropping requests' figures until it does",
+                    self.path, self._max_waiting,
+                )  # fmt: skip
+            self._dropping = True  # until the writer has written a line again: one warning per stall
+            return
+        self._lines.put(json.dumps(asdict(figures), ensure_ascii=False) + "\n")
 
-    def _append(self, line: str) -> None:
-        # Opened per line, so that the file can be rotated or removed while the server runs.
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(line)
+    async def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Write the lines still held, waiting at most `timeout_s`; those left are reported and dropped."""
+        self._lines.put(None)
+        deadline = time.monotonic() + timeout_s
+        while self._writer.is_alive() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self._writer.is_alive():
+            # Held: the queue less its end marker, plus the line the writer is stuck on.
+            _LOGGER.warning(
+                "%s took no line for %g s: the figures of %d requests were not written",
+                self.path, timeout_s, self._lines.qsize(),
+            )  # fmt: skip
+
+    def _write_lines(self) -> None:
+        while (line := self._lines.get()) is not None:
+            try:
+                # Opened per line, so that the file can be rotated or removed while the server runs.
+                with self.path.open("a", encoding="utf-8") as file:
+                    file.write(line)
+                self._dropping = False
+            except OSError as err:
+                _LOGGER.warning("Cannot write a request's figures to %s: %s", self.path, err)
+
+
+def check_writable(path: Path) -> None:
+    """Raise OSError for a path that cannot be appended to; never wait for a pipe's reader."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666))
+    except OSError as err:
+        # A named pipe with no reader yet: its lines wait for one.
+        if err.errno != errno.ENXIO or not stat.S_ISFIFO(path.stat().st_mode):
+            raise

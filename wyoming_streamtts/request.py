@@ -211,7 +211,7 @@ class Request:
             else:
                 await self._write_failed(failure or SERVER_STOPPING)
             if self._figures_file is not None:
-                await self._figures_file.write(self.figures)
+                self._figures_file.record(self.figures)
         finally:
             self.state = State.ENDED
             self._ended.set()

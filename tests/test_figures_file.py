@@ -1,0 +1,117 @@
+"""--figures-file that takes no line for now (a pipe nobody reads yet, a hung network mount):
+requests, the start and the stop go on; the lines wait for the file, bounded, and none is lost once it takes them."""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from wyoming.client import AsyncTcpClient
+from wyoming.tts import Synthesize
+
+from tests.conftest import assert_well_formed, one_shot, read_reply
+from wyoming_streamtts import figures
+from wyoming_streamtts.figures import FiguresFile, RequestFigures
+
+
+@contextlib.contextmanager
+def stalled_pipe(path: Path) -> Iterator[int]:
+    """A named pipe that is full and has a reader that reads nothing until told: yields the reader."""
+    os.mkfifo(path)
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    writer = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    for size in (4096, 1):  # to the last byte
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                os.write(writer, b"\n" * size)  # blank lines: what the pipe held before the server's
+    os.close(writer)
+    try:
+        yield reader
+    finally:
+        os.close(reader)
+
+
+def read_records(reader: int, count: int, timeout: float = 30.0) -> list[dict]:
+    """Read the pipe until `count` JSON lines have come (the blank lines it was filled with are skipped)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data += os.read(reader, 65536)
+        except BlockingIOError:
+            time.sleep(0.05)
+        records = [json.loads(line) for line in data.split(b"\n") if line.endswith(b"}")]
+        if len(records) >= count:
+            return records
+    raise AssertionError(f"fewer than {count} lines came through the pipe: {data.strip()[-2000:]!r}")
+
+
+async def test_requests_go_on_while_the_file_takes_no_line(start_server, tmp_path):
+    pipe = tmp_path / "figures.pipe"
+    with stalled_pipe(pipe) as reader:
+        server = start_server("--engine", "espeak", "--figures-file", str(pipe))
+        client = AsyncTcpClient("127.0.0.1", server.port)
+        await client.connect()
+        # The second request on a connection waits for the first to have ended, figures included.
+        for text in ("The first request.", "The second request, on the same connection."):
+            await client.write_event(Synthesize(text=text).event())
+            assert_well_formed(await read_reply(client, streaming=False, timeout=30), streaming=False)
+        await client.disconnect()
+        # Nothing was lost: once the pipe is read, both lines come, in the order the requests ended.
+        records = await asyncio.to_thread(read_records, reader, 2)
+    assert [(r["outcome"], r["chars"]) for r in records] == [("finished", 18), ("finished", 43)]
+
+
+async def test_the_server_stops_while_the_file_takes_no_line(start_server, tmp_path):
+    pipe = tmp_path / "figures.pipe"
+    with stalled_pipe(pipe):
+        server = start_server("--engine", "espeak", "--figures-file", str(pipe))
+        assert_well_formed(await one_shot(server.port, "Hello there.", timeout=30), streaming=False)
+        server.process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(server.process.wait, 30) == 0
+    assert f"{pipe} took no line for 5 s: the figures of 1 requests were not written" in server.log()
+
+
+async def test_a_pipe_whose_reader_comes_later(start_server, tmp_path):
+    pipe = tmp_path / "figures.pipe"
+    os.mkfifo(pipe)
+    server = start_server("--engine", "espeak", "--figures-file", str(pipe))  # nothing reads the pipe yet
+    assert_well_formed(await one_shot(server.port, "Hello there.", timeout=30), streaming=False)
+    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        records = await asyncio.to_thread(read_records, reader, 1)
+    finally:
+        os.close(reader)
+    assert records[0]["outcome"] == "finished"
+
+
+async def test_lines_held_are_bounded(tmp_path, caplog):
+    pipe = tmp_path / "figures.pipe"
+    with stalled_pipe(pipe) as reader:
+        file = FiguresFile(pipe, max_waiting=20)
+        with caplog.at_level(logging.WARNING, logger=figures.__name__):
+            for number in range(50):
+                file.record(RequestFigures(voice=f"voice-{number}", language="en"))
+        # 20 lines wait, and one more if the writer had taken the first already; the rest are dropped, warned once.
+        dropping = [r.message for r in caplog.records if "dropping requests' figures" in r.message]
+        assert dropping == [f"{pipe} has taken no line for a while (20 wait): dropping requests' figures until it does"]
+        data = await asyncio.to_thread(read_all, reader)  # the pipe takes lines again
+        await file.close()  # writes the lines still held
+        data += await asyncio.to_thread(read_all, reader)
+    voices = [json.loads(line)["voice"] for line in data.split(b"\n") if line]
+    numbers = [int(voice.removeprefix("voice-")) for voice in voices]
+    assert numbers[:20] == list(range(20)) and len(numbers) in (20, 21) and numbers == sorted(numbers)
+
+
+def read_all(reader: int) -> bytes:
+    """What the pipe holds now."""
+    data = b""
+    with contextlib.suppress(BlockingIOError):
+        while chunk := os.read(reader, 65536):
+            data += chunk
+    return data

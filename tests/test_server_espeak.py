@@ -176,6 +176,7 @@ async def test_language_only_request_uses_that_language(server):
         await client.write_event(Synthesize(text="Hallo.", voice=SynthesizeVoice(language="de-DE")).event())
         reply = await read_reply(client, streaming=False)
     assert_well_formed(reply, streaming=False)
+    await wait_for_figures(server, language="de", chars=6)
 
 
 async def test_no_streaming_flag(start_server):

@@ -41,13 +41,11 @@ def read_records(reader: int, count: int, timeout: float = 30.0) -> list[dict]:
     data = b""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            data += os.read(reader, 65536)
-        except BlockingIOError:
-            time.sleep(0.05)
+        data += read_all(reader)
         records = [json.loads(line) for line in data.split(b"\n") if line.endswith(b"}")]
         if len(records) >= count:
             return records
+        time.sleep(0.05)
     raise AssertionError(f"fewer than {count} lines came through the pipe: {data.strip()[-2000:]!r}")
 
 

@@ -9,7 +9,6 @@ import os
 import queue
 import stat
 import threading
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -79,9 +78,7 @@ class FiguresFile:
     async def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
         """Write the lines still held, waiting at most `timeout_s`; those left are reported and dropped."""
         self._lines.put(None)
-        deadline = time.monotonic() + timeout_s
-        while self._writer.is_alive() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(self._writer.join, timeout_s)
         if self._writer.is_alive():
             # Held: the queue less its end marker, plus the line the writer is stuck on.
             _LOGGER.warning(

@@ -44,6 +44,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         default_voice=args.default_voice,
         samples_per_chunk=args.samples_per_chunk,
         streaming=not args.no_streaming,
+        speakable=not args.keep_markdown,
         max_sentence_chars=args.max_sentence_chars,
         first_clause_chars=args.first_clause_chars,
         max_text_chars=args.max_text_chars,

@@ -182,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not advertise or accept streaming text input (synthesize-start/chunk/stop)",
     )
     parser.add_argument(
+        "--keep-markdown",
+        action="store_true",
+        help="read the text as it comes; by default markdown (an LLM's **, #, lists, links, URLs, "
+        "code blocks) and emoji are turned into what a person would read aloud",
+    )
+    parser.add_argument(
         "--gtts-tld",
         default=ENGINE.gtts_tld,
         help="Google Translate domain for gtts, e.g. com, co.uk, fr (default: %(default)s)",

@@ -27,6 +27,7 @@ from .engine import Engine
 from .figures import FiguresFile
 from .request import Failure, Outcome, Request, too_long
 from .settings import ServerSettings
+from .speakable import speakable
 from .splitter import split_sentences
 from .translation import Translator
 from .voices import Voice, VoiceCatalog, VoiceNotFoundError
@@ -244,7 +245,8 @@ class StreamTtsEventHandler:
             failure = too_long(len(synthesize.text), self.config.settings.max_text_chars)
             await self._error(failure.text, failure.code)
             return False
-        sentences = split_sentences(synthesize.text, self.config.settings.max_sentence_chars)
+        text = speakable(synthesize.text) if self.config.settings.speakable else synthesize.text
+        sentences = split_sentences(text, self.config.settings.max_sentence_chars)
         if not sentences:
             await self._error("Nothing to say: the text is empty", "empty-text")
             return False

@@ -21,6 +21,7 @@ from wyoming.tts import SynthesizeStopped
 from .engine import Engine, EngineError
 from .figures import FiguresFile, RequestFigures
 from .settings import ServerSettings
+from .speakable import SpeakableText
 from .splitter import SentenceSplitter
 from .synthesis import NothingToSayError, Synthesis
 from .translation import TranslationError, Translator
@@ -107,6 +108,7 @@ class Request:
         self._client = client
         self._chars = 0
         self._splitter: SentenceSplitter | None = None
+        self._speakable = SpeakableText() if settings.speakable else None
         if streaming:
             # Clauses translate badly (no context): with a translator, the first unit stays a sentence.
             clause = settings.first_clause_chars if translator is None else 0
@@ -145,6 +147,8 @@ class Request:
         if self._chars > self.settings.max_text_chars:
             await self.finish(Outcome.FAILED, too_long(self._chars, self.settings.max_text_chars))
             return
+        if self._speakable is not None:
+            text = self._speakable.feed(text)
         for sentence in self._splitter.feed(text):
             self._synthesis.add(sentence)
 
@@ -152,7 +156,8 @@ class Request:
         """The stream's stop: no more text comes."""
         if self._splitter is None or not self.receiving:
             return
-        for sentence in self._splitter.flush():
+        rest = self._speakable.flush() if self._speakable is not None else ""
+        for sentence in self._splitter.feed(rest) + self._splitter.flush():
             self._synthesis.add(sentence)
         self._synthesis.end_text()
         self.state = State.SPEAKING

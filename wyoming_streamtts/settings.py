@@ -30,6 +30,8 @@ class ServerSettings:
     default_voice: str | None = None
     samples_per_chunk: int = 1024
     streaming: bool = True
+    speakable: bool = True
+    """Markdown and emoji become what a person would read aloud (off: --keep-markdown)."""
     max_sentence_chars: int = DEFAULT_MAX_CHARS
     first_clause_chars: int = DEFAULT_FIRST_CLAUSE_CHARS
     """Streaming input without a translator starts speaking at the first clause this long (0: off)."""

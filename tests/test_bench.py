@@ -44,6 +44,11 @@ def test_quick_bench_writes_results():
     assert all(row["first_audio_s"] > 0 and row["underruns"] >= 0 for row in sooner["schedules"])
     assert [row["engine"] for row in sooner["first_clause"]] == ["espeak"]
     assert sooner["first_clause"][0]["first_clause_s"] > 0 and sooner["first_clause"][0]["sentence_s"] > 0
+    assert [row["engine"] for row in sooner["speakable"]] == ["espeak"]
+    assert all(sooner["speakable"][0][f"{text}_{stage}_s"] > 0 for text in ("plain", "markdown")
+               for stage in ("kept", "speakable"))  # fmt: skip
+    assert set(sooner["text_stage"]) == {"plain", "markdown"} and sooner["text_stage"]["markdown"]["p50_us"] > 0
+    assert "Text stage's own cost" in result.stdout
     assert [row["engine"] for row in results["describe_under_streams"]] == ["espeak"]
     assert results["describe_under_streams"][0]["n"] > 10
     assert "50 streams" in result.stdout

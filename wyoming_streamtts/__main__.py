@@ -251,7 +251,15 @@ async def serve(
             await discovery.unregister_server()
 
 
+def _reload_while_starting(*_: object) -> None:
+    _LOGGER.warning("Reload (SIGHUP) asked for while starting: ignored, the voices are being read now")
+
+
 def run() -> None:
+    # SIGHUP's default ends the process, and `systemctl reload` may come while voices or models load:
+    # until the server listens (and reloads for real), a reload is only logged.
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _reload_while_starting)
     with contextlib.suppress(KeyboardInterrupt):
         sys.exit(asyncio.run(main()))
 

@@ -12,6 +12,9 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_SHUTDOWN_GRACE_S = 5.0
+# After the grace period, how long the closing events (`error`, the stream's end) may take to go
+# out before the connections still writing are dropped: the stop's bound beyond the grace period.
+CLOSING_BOUND_S = 2.0
 
 
 class Connection(Protocol):
@@ -33,6 +36,9 @@ class Connection(Protocol):
     async def abort(self, text: str, code: str) -> None:
         """End the running request now with an `error` event."""
 
+    def drop(self) -> None:
+        """Close the connection now, unsent data and all."""
+
 
 class Connections:
     """Admits connections up to a cap and, at shutdown, lets running requests finish."""
@@ -51,6 +57,11 @@ class Connections:
         self._open.add(connection)
         return None
 
+    @property
+    def closing(self) -> bool:
+        """The server is stopping: no new request starts."""
+        return self._closing
+
     def remove(self, connection: Connection) -> None:
         self._open.discard(connection)
 
@@ -65,9 +76,19 @@ class Connections:
         for task in late:
             task.cancel()
         unfinished = [connection for connection in busy if connection.busy]
-        if unfinished:
-            _LOGGER.warning("Ending %d requests that did not finish in %g s", len(unfinished), grace_s)
-            await asyncio.gather(*(c.abort("The server is shutting down", "server-stopping") for c in unfinished))
+        if not unfinished:
+            return
+        _LOGGER.warning("Ending %d requests that did not finish in %g s", len(unfinished), grace_s)
+        ending = {asyncio.create_task(c.abort("The server is shutting down", "server-stopping")): c for c in unfinished}
+        _, stuck = await asyncio.wait(ending, timeout=CLOSING_BOUND_S)
+        if stuck:
+            # Their clients do not read: a write would wait --write-timeout, longer than service managers wait.
+            _LOGGER.warning("Dropping %d clients that did not take their closing events in %g s", len(stuck),
+                            CLOSING_BOUND_S)  # fmt: skip
+            for task in stuck:
+                task.cancel()
+                ending[task].drop()
+            await asyncio.wait(stuck)
 
 
 ConnectionFactory = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Connection]

@@ -110,6 +110,9 @@ class StreamTtsEventHandler:
                 self._last_active = time.monotonic()
                 if not await self.handle_event(event):
                     break
+                # Events a client has pipelined are read from the buffer without waiting: one event
+                # per turn of the loop, or one client's flood holds every other connection.
+                await asyncio.sleep(0)
         except ProtocolError as err:
             # The rest of the stream cannot be trusted: say why, then close.
             with contextlib.suppress(ConnectionError):
@@ -132,7 +135,15 @@ class StreamTtsEventHandler:
 
     async def stop(self) -> None:
         """What wyoming's server calls on each connection as it stops."""
-        self.close()
+        if self.writer.transport.get_write_buffer_size():
+            self.drop()  # a client that does not read its answers would hold the server's close
+        else:
+            self.close()
+
+    def drop(self) -> None:
+        """Close now, with whatever the client has not read yet: a client that does not read cannot hold the stop."""
+        self.writer.transport.abort()
+        self.reader.feed_eof()
 
     async def write_event(self, event: Event) -> None:
         """Write, or drop a client that has stopped reading (its server memory stays bounded)."""
@@ -214,10 +225,14 @@ class StreamTtsEventHandler:
         if Describe.is_type(event.type):
             await self._write_describe_answer()
             return True
+        if Synthesize.is_type(event.type) and self._stream_open:
+            return True  # Home Assistant repeats the whole text for old servers: already streaming it
+        starts = Synthesize.is_type(event.type) or SynthesizeStart.is_type(event.type)
+        if starts and self.connections.closing:
+            # Started now, it would be cut off by the drain's end mid-audio.
+            await self._error("The server is shutting down", "server-stopping")
+            return False
         if Synthesize.is_type(event.type):
-            if self._stream_open:
-                # Home Assistant repeats the whole text for old servers: already streaming it.
-                return True
             return await self._one_shot(_parse(Synthesize.from_event, event))
         if not self.config.settings.streaming:
             return True
@@ -236,7 +251,7 @@ class StreamTtsEventHandler:
             else:
                 self._request.end_text()
         else:
-            _LOGGER.debug("Ignoring event of type %s", event.type)
+            _LOGGER.debug("Ignoring event of type %s", clip(event.type))
         return True
 
     async def _one_shot(self, synthesize: Synthesize) -> bool:
@@ -338,12 +353,12 @@ def _parse(from_event: Callable[[Event], T], event: Event) -> T:
         parsed = from_event(event)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         detail = f"no field {err}" if isinstance(err, KeyError) else str(err)
-        raise ProtocolError(f"Bad {event.type} event: {detail}") from None
+        raise ProtocolError(f"Bad {clip(event.type)} event: {detail}") from None
     voice = getattr(parsed, "voice", None)
     names = [voice.name, voice.language, voice.speaker] if voice else []
     # wyoming reads a voice that is not an object as no voice: the default would speak unasked.
     if not isinstance(event.data.get("voice") or {}, dict) or not all(isinstance(n, str | None) for n in names):
-        raise ProtocolError(f"Bad {event.type} event: voice must be an object of strings")
+        raise ProtocolError(f"Bad {clip(event.type)} event: voice must be an object of strings")
     if not isinstance(getattr(parsed, "text", ""), str):
-        raise ProtocolError(f"Bad {event.type} event: text must be a string")
+        raise ProtocolError(f"Bad {clip(event.type)} event: text must be a string")
     return parsed

@@ -25,8 +25,13 @@ DEFAULT_IDLE_TIMEOUT_S = 60.0
 
 
 def clip(text: str, limit: int = 200) -> str:
-    """A string that may come from a client, short enough to echo in a reply or a log line."""
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+    """A string that may come from a client, as it may be echoed in a reply or a log line: short, and
+    with line breaks, escape sequences and other unprintable characters escaped (`\\n`, `\\x1b`), so
+    that no client can write a line of its own into the log or colour the terminal that shows it."""
+    cut = text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+    if cut.isprintable():
+        return cut
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in cut)
 
 
 class ProtocolError(Exception):

@@ -39,6 +39,7 @@ def test_help_explains_every_flag():
         "--read-timeout",
         "--idle-timeout",
         "--max-connections",
+        "--max-connections-per-peer",
         "--shutdown-grace",
         "--fallback",
         "--zeroconf",

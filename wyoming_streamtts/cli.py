@@ -165,7 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
         action=Checked,
         check=POSITIVE,
         default=SERVER.max_connections,
-        help="connections open at once; more get a too-many-connections error (default: %(default)s)",
+        help="connections open at once; when all are taken, a newcomer from another address closes the "
+        "longest-idle connection of the address that holds the most (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-connections-per-peer",
+        type=int,
+        action=Checked,
+        check=NOT_NEGATIVE,
+        default=SERVER.max_connections_per_peer,
+        metavar="N",
+        help="connections one client address may hold; more get a too-many-connections error, so one "
+        "device cannot take every place; 0: no limit, e.g. behind a load balancer (default: %(default)s)",
     )
     limits.add_argument(
         "--shutdown-grace",

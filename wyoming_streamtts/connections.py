@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import Protocol, cast
 
@@ -11,6 +12,8 @@ from wyoming.server import HandlerFactory
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONNECTIONS = 64
+# A quarter of the places: one device (or one attacker) cannot lock Home Assistant out.
+DEFAULT_MAX_CONNECTIONS_PER_PEER = 16
 DEFAULT_SHUTDOWN_GRACE_S = 5.0
 # After the grace period, how long the closing events (`error`, the stream's end) may take to go
 # out before the connections still writing are dropped: the stop's bound beyond the grace period.
@@ -30,6 +33,10 @@ class Connection(Protocol):
     def busy(self) -> bool:
         """A request is being answered (or a stream is still open)."""
 
+    @property
+    def last_active(self) -> float:
+        """time.monotonic() of the last event read or written."""
+
     async def idle(self) -> None:
         """Wait until the running request has been answered."""
 
@@ -41,21 +48,47 @@ class Connection(Protocol):
 
 
 class Connections:
-    """Admits connections up to a cap and, at shutdown, lets running requests finish."""
+    """Admits connections up to a cap (and a cap per client address) and, at shutdown, lets running requests finish.
 
-    def __init__(self, limit: int = DEFAULT_MAX_CONNECTIONS) -> None:
+    When every place is taken, a newcomer from another address gets in by closing the
+    longest-idle connection of the address that holds the most: connections a device keeps
+    open without using them cannot keep Home Assistant out.
+    """
+
+    def __init__(self, limit: int = DEFAULT_MAX_CONNECTIONS, per_peer: int = DEFAULT_MAX_CONNECTIONS_PER_PEER) -> None:
         self.limit = limit
-        self._open: set[Connection] = set()
+        self.per_peer = per_peer
+        self._open: dict[Connection, str | None] = {}  # each connection's client address (None: stdio, unix)
         self._closing = False
 
-    def admit(self, connection: Connection) -> tuple[str, str] | None:
-        """Register a new connection, or say why it is refused: (message, error code)."""
+    def admit(self, connection: Connection, peer: str | None = None) -> tuple[str, str] | None:
+        """Register a new connection from `peer`, or say why it is refused: (message, error code)."""
         if self._closing:
             return "The server is shutting down", "server-stopping"
-        if len(self._open) >= self.limit:
+        held = Counter(self._open.values())
+        if peer is not None and self.per_peer and held[peer] >= self.per_peer:
+            text = f"Too many connections from {peer}: {held[peer]} are open (--max-connections-per-peer)"
+            return text, "too-many-connections"
+        if len(self._open) >= self.limit and not self._make_room(peer, held):
             return f"Too many connections: {len(self._open)} are open (--max-connections)", "too-many-connections"
-        self._open.add(connection)
+        self._open[connection] = peer
         return None
+
+    def _make_room(self, newcomer: str | None, held: Counter) -> bool:
+        """Close the longest-idle connection of the address that holds the most, if that is another's."""
+        holder, count = max(((peer, n) for peer, n in held.items() if peer is not None), key=lambda item: item[1],
+                            default=(None, 0))  # fmt: skip
+        if holder is None or holder == newcomer or count <= held[newcomer]:
+            return False
+        idle = [c for c, peer in self._open.items() if peer == holder and not c.busy]
+        if not idle:
+            return False
+        victim = min(idle, key=lambda c: c.last_active)
+        _LOGGER.info("All %d connections taken: closing the longest idle of %s's %d to admit %s",
+                     self.limit, holder, count, newcomer)  # fmt: skip
+        del self._open[victim]
+        victim.drop()
+        return True
 
     @property
     def closing(self) -> bool:
@@ -63,7 +96,7 @@ class Connections:
         return self._closing
 
     def remove(self, connection: Connection) -> None:
-        self._open.discard(connection)
+        self._open.pop(connection, None)
 
     async def drain(self, grace_s: float) -> None:
         """Refuse new connections; give running requests grace_s to finish, then end them with an error."""

@@ -102,7 +102,7 @@ class StreamTtsEventHandler:
     async def run(self) -> None:
         """Read events within the limits until the client leaves; bad input is answered, then closed."""
         try:
-            refused = self.connections.admit(self)
+            refused = self.connections.admit(self, _peer_host(self.writer))
             if refused is not None:
                 await self._error(*refused)
                 return
@@ -204,6 +204,10 @@ class StreamTtsEventHandler:
             f"Nothing asked for {limits.idle_timeout_s:g} s (--idle-timeout)",
             "idle-timeout",
         )
+
+    @property
+    def last_active(self) -> float:
+        return self._last_active
 
     @property
     def busy(self) -> bool:
@@ -345,6 +349,12 @@ class StreamTtsEventHandler:
             await self._request.finish(Outcome.CLIENT_GONE)
         else:
             await self._request.wait()
+
+
+def _peer_host(writer: asyncio.StreamWriter) -> str | None:
+    """The client's address on TCP; None on stdio and unix sockets (all local)."""
+    peer = writer.get_extra_info("peername")
+    return peer[0] if isinstance(peer, tuple) and peer else None
 
 
 def _parse(from_event: Callable[[Event], T], event: Event) -> T:

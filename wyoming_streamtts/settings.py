@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chunk_planner import DEFAULT_FIRST_CHUNK_SIZE, DEFAULT_STREAM_CHUNK_SIZE
-from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_S
+from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_PEER, DEFAULT_SHUTDOWN_GRACE_S
 from .engine import EngineError
 from .splitter import DEFAULT_FIRST_CLAUSE_CHARS, DEFAULT_MAX_CHARS
 from .translation import DEFAULT_MODEL as DEFAULT_NLLB_MODEL
@@ -39,6 +39,7 @@ class ServerSettings:
     write_timeout_s: float = 30.0
     limits: EventLimits = field(default_factory=EventLimits)
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_connections_per_peer: int = DEFAULT_MAX_CONNECTIONS_PER_PEER  # 0: no limit
     shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
     figures_file: Path | None = None  # one JSON line per request
 

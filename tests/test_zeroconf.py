@@ -131,3 +131,33 @@ def test_an_announcement_that_cannot_be_sent_is_reported_not_claimed(netns_witho
         assert "Announced by zeroconf" not in server.log()
     finally:
         server.stop()
+
+
+def test_a_second_server_with_the_same_name_takes_a_unique_one(netns, tmp_path):
+    servers, names, ports = [], [], [free_port(), free_port()]
+    try:
+        for port in ports:  # two boxes on one network, both with a bare --zeroconf (the same default name)
+            servers.append(ServerProcess(
+                ["--uri", f"tcp://0.0.0.0:{port}", "--engine", "espeak", "--zeroconf"], None, tmp_path,
+                program=("ip", "netns", "exec", netns, sys.executable, "-m", "wyoming_streamtts"),
+            ))  # fmt: skip
+            announced = asyncio.run(wait_for_log(servers[-1], r"Announced by zeroconf as (.+) at 127\.0\.0\.1:", 60))
+            names.append(announced.group(1))
+        # Before, the second died with NonUniqueNameException, or announced the first one's name.
+        assert names[1] == f"{names[0]}-2", names
+        assert f"Another service on this network is announced as {names[0]}" in servers[1].log()
+        for name, port in zip(names, ports, strict=True):  # Home Assistant finds both
+            probe = subprocess.Popen(
+                ["ip", "netns", "exec", netns, sys.executable, str(PROBE), name, "60"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            try:
+                found = probe.stdout.readline()
+                assert found.startswith("FOUND "), (found, [server.log() for server in servers])
+                assert json.loads(found.removeprefix("FOUND "))["port"] == port
+            finally:
+                probe.kill()
+                probe.wait()
+    finally:
+        for server in servers:
+            server.stop()

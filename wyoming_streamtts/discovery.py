@@ -11,6 +11,7 @@ _LOGGER = logging.getLogger(__name__)
 
 _ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
 SERVICE_TYPE = "_wyoming._tcp.local."
+NAME_CHECK_MS = 1000  # how long another service's answer to our name is waited for
 
 
 class Discovery:
@@ -27,10 +28,30 @@ class Discovery:
         self._zeroconf = AsyncZeroconf()
 
     async def register_server(self) -> None:
+        # A second box with the same name (the default one, a copied config) takes a unique one. zeroconf's
+        # own probing sees a conflict only if it has heard the other's announcement (else the second box died
+        # with NonUniqueNameException, or announced the same name): ask whether anyone answers to the name.
+        given, number = self.name, 2
+        while await self._answered(given):
+            given, number = f"{self.name}-{number}", number + 1
         info = AsyncServiceInfo(
-            SERVICE_TYPE, f"{self.name}.{SERVICE_TYPE}", addresses=[socket.inet_aton(self.host)], port=self.port
+            SERVICE_TYPE, f"{given}.{SERVICE_TYPE}", addresses=[socket.inet_aton(self.host)], port=self.port
         )
-        await self._zeroconf.async_register_service(info)
+        await self._zeroconf.async_register_service(info, allow_name_change=True)  # two starting at once
+        given = info.name.removesuffix(f".{SERVICE_TYPE}")
+        if given != self.name:
+            _LOGGER.warning(
+                "Another service on this network is announced as %s: this one is announced as %s. Give each "
+                "server its own --name or --zeroconf NAME, so that Home Assistant tells them apart",
+                self.name, given,
+            )  # fmt: skip
+            self.name = given
+
+    async def _answered(self, name: str) -> bool:
+        """Whether another service answers to `name` (its SRV record is enough: it holds the name)."""
+        other = AsyncServiceInfo(SERVICE_TYPE, f"{name}.{SERVICE_TYPE}")
+        await other.async_request(self._zeroconf.zeroconf, NAME_CHECK_MS)
+        return other.port is not None
 
     async def unregister_server(self) -> None:
         await self._zeroconf.async_unregister_all_services()

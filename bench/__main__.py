@@ -158,6 +158,13 @@ def report(results: dict) -> str:
         f"4 at once. {abandoned['requests']} abandoned requests: fds {abandoned['before']['fds']} -> "
         f"{abandoned['after']['fds']}, RSS {abandoned['before']['rss_mb']:.0f} -> {abandoned['after']['rss_mb']:.0f} MB"
     )
+    flood, stop = results["hardening"]["flood"], results["hardening"]["stop"]
+    lines.append(
+        f"describe from another connection while one client pipelines {flood['events']} describes: "
+        f"p50 {flood['p50_s'] * 1000:.1f} ms, p99 {flood['p99_s'] * 1000:.1f} ms, max {flood['max_s'] * 1000:.1f} ms "
+        f"({flood['probes']} probes). SIGTERM to exit with a client that stopped reading, --shutdown-grace "
+        f"{stop['grace_s']:g}: median {stop['median_s']:.2f} s, max {stop['max_s']:.2f} s ({stop['runs']} runs)"
+    )
     lines += first_audio_report(results)
     if "translation" in results:
         figures = results["translation"]

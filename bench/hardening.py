@@ -4,13 +4,14 @@ the behaviour; this times it)."""
 
 import asyncio
 import json
+import signal
 import statistics
 import tempfile
 import time
 import wave
 from pathlib import Path
 
-from tests.bad_input import abandon, header
+from tests.bad_input import abandon, header, start_unread_request
 from tests.conftest import ServerProcess, describe
 from wyoming_streamtts.splitter import split_sentences
 
@@ -101,9 +102,66 @@ def abandoned_figures(requests: int) -> dict:
             server.stop()
 
 
+def flood_figures(events: int, probes: int) -> dict:
+    """describe from another connection while one client pipelines `events` describes (reading its answers)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = ServerProcess(["--engine", "espeak"], None, Path(tmp)).wait_ready()
+        try:
+
+            async def run() -> list[float]:
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                writer.write(header({"type": "describe"}) * events)
+                flood = asyncio.create_task(_read_all(reader))
+                times = []
+                for _ in range(probes):
+                    began = time.perf_counter()
+                    await describe(server.port)
+                    times.append(time.perf_counter() - began)
+                    await asyncio.sleep(0.02)
+                flood.cancel()
+                writer.close()
+                return sorted(times)
+
+            times = asyncio.run(run())
+        finally:
+            server.stop()
+    return {"events": events, "probes": probes, "p50_s": times[len(times) // 2],
+            "p99_s": times[min(len(times) - 1, int(len(times) * 0.99))], "max_s": times[-1]}  # fmt: skip
+
+
+async def _read_all(reader: asyncio.StreamReader) -> None:
+    while await reader.read(1 << 16):
+        pass
+
+
+def stop_figures(grace_s: float, runs: int) -> dict:
+    """SIGTERM to exit, with one client that stopped reading mid-audio (its request outlasts the grace)."""
+
+    async def once(server: ServerProcess) -> float:
+        _, writer = await start_unread_request(server.port)
+        await asyncio.sleep(1.0)  # its buffers fill up
+        began = time.perf_counter()
+        server.process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(server.process.wait, 120)
+        writer.close()
+        return time.perf_counter() - began
+
+    seconds = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(runs):
+            server = ServerProcess(["--engine", "espeak", "--shutdown-grace", f"{grace_s:g}"], None, Path(tmp))
+            try:
+                seconds.append(asyncio.run(once(server.wait_ready())))
+            finally:
+                server.stop()
+    return {"grace_s": grace_s, "runs": runs, "median_s": statistics.median(seconds), "max_s": max(seconds)}
+
+
 def hardening_figures(quick: bool, runs: int) -> dict:
     return {
         "splitter": splitter_figures(runs),
         "describe": describe_figures(300 if quick else 3000, probes=3 if quick else 10),
         "abandoned": abandoned_figures(40 if quick else 400),
+        "flood": flood_figures(10000 if quick else 50000, probes=10 if quick else 100),
+        "stop": stop_figures(1.0 if quick else 5.0, runs=1 if quick else 3),
     }

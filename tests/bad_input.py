@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from io import BytesIO
 
-from wyoming.event import Event, read_event
+from wyoming.event import Event, async_read_event, read_event
 
 
 def header(event: dict, data: bytes = b"", payload: bytes = b"", **lengths: int) -> bytes:
@@ -112,3 +112,13 @@ async def abandon(port: int, reset: bool, streaming: bool) -> None:
     if reset:
         writer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
     writer.close()
+
+
+async def start_unread_request(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A client that asks for minutes of audio, reads up to its first chunk, then stops reading."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    text = "The kitchen lights are on and the front door is locked. " * 100
+    writer.write(header({"type": "synthesize"}, json.dumps({"text": text, "voice": {"name": "en/default"}}).encode()))
+    while (event := await async_read_event(reader)) is not None and event.type != "audio-chunk":
+        pass
+    return reader, writer

@@ -39,6 +39,9 @@ def test_quick_bench_writes_results():
     assert hardening["describe"]["voices"] == 17 * 301 and hardening["describe"]["alone_p50_s"] > 0
     assert hardening["abandoned"]["requests"] == 40 and hardening["abandoned"]["after"]["fds"] > 0
     assert "abandoned requests: fds" in result.stdout
+    assert hardening["flood"]["probes"] == 10 and 0 < hardening["flood"]["p50_s"] <= hardening["flood"]["max_s"]
+    assert hardening["stop"]["runs"] == 1 and hardening["stop"]["median_s"] > hardening["stop"]["grace_s"]
+    assert "while one client pipelines" in result.stdout
     sooner = results["first_audio"]
     assert [row["schedule"][:5] for row in sooner["schedules"]] == ["fixed", "adapt"]
     assert all(row["first_audio_s"] > 0 and row["underruns"] >= 0 for row in sooner["schedules"])

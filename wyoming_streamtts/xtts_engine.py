@@ -6,7 +6,6 @@ from collections.abc import AsyncGenerator
 from functools import partial
 from pathlib import Path
 
-import torch
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
@@ -42,7 +41,6 @@ class XttsEngine(Engine):
         deepspeed: bool = False,
     ) -> None:
         """`sampling`: flags that override the checkpoint's own settings (None: the checkpoint's)."""
-        self.device = device
         self.model, config = load_model(model_dir, device, deepspeed)
         self.rate: int = config.audio.output_sample_rate  # 24 kHz for XTTS v2
         self.sampling, self.conditioning = settings(config, sampling or {})
@@ -82,9 +80,8 @@ class XttsEngine(Engine):
         # XTTS asserts on over-long input: cut by sentences, then clauses, first.
         for sentence in split_sentences(text, limit):
             for piece in await self.worker.call(fit_sentence, sentence, too_long):
-                async for wav in self.worker.stream(piece, language, voice):
-                    pcm = (wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes()
-                    _LOGGER.debug("XTTS chunk for %s/%s: %d samples", language, speaker, len(wav))
+                async for pcm in self.worker.stream(piece, language, voice):
+                    _LOGGER.debug("XTTS chunk for %s/%s: %d samples", language, speaker, len(pcm) // 2)
                     yield AudioChunk(rate=self.rate, width=2, channels=1, audio=pcm)
 
     def _too_long(self, text: str, language: str, limit: int) -> bool:
@@ -122,6 +119,7 @@ class XttsEngine(Engine):
         return conditioning_latents(self.model, files, self.conditioning)
 
     async def close(self) -> None:
-        if self._warm_up is not None:
-            self._warm_up.cancel()
+        for warming in (self._warm_up, self._rewarm):
+            if warming is not None:
+                warming.cancel()
         self.worker.close()

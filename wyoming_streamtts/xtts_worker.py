@@ -1,7 +1,7 @@
 """The XTTS model's one worker thread, and the rule that lets requests share the model."""
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
@@ -38,10 +38,8 @@ class XttsWorker:
         """Other model work (conditioning latents, tokenizing), in turn with the sentences."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
-    def stream(
-        self, text: str, language: str, voice: tuple[torch.Tensor, torch.Tensor]
-    ) -> AsyncGenerator[torch.Tensor, None]:
-        """One sentence's audio, a chunk per turn of this thread."""
+    def stream(self, text: str, language: str, voice: tuple[torch.Tensor, torch.Tensor]) -> AsyncGenerator[bytes, None]:
+        """One sentence's audio as 16-bit PCM, a chunk per turn of this thread."""
         sentence = partial(
             stream_sentence,
             self.model,
@@ -53,7 +51,14 @@ class XttsWorker:
             self.first_chunk_size,
             self._pace,
         )
-        return iterate_in_executor(self.executor, sentence)
+        return iterate_in_executor(self.executor, lambda: _pcm(sentence()))
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _pcm(chunks: Iterator[torch.Tensor]) -> Iterator[bytes]:
+    """Each chunk as 16-bit PCM, made on the model's thread: `.cpu()` waits for the GPU, and the
+    event loop must not."""
+    for wav in chunks:
+        yield (wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes()

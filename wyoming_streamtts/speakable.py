@@ -20,7 +20,7 @@ It never eats real text: a `*` or `_` that is not emphasis (`5 * 3`, `2*3=6`,
 import re
 import string
 
-from .splitter import valid_code_points
+from .splitter import delta_code_points
 
 # How far an emphasis opener looks for its closer, and a link's `[` for its `]`: past that
 # (or a line's end) the marker is read as text.
@@ -69,11 +69,8 @@ class SpeakableText:
 
     def feed(self, text: str) -> str:
         """Add a delta; return the speakable text it settles."""
-        text = self._high_surrogate + text
-        self._high_surrogate = ""
-        if text and "\ud800" <= text[-1] <= "\udbff":
-            text, self._high_surrogate = text[:-1], text[-1]
-        self._buffer += valid_code_points(text)
+        text, self._high_surrogate = delta_code_points(self._high_surrogate, text)
+        self._buffer += text
         return self._run(final=False)
 
     def flush(self) -> str:

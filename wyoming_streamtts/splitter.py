@@ -62,11 +62,20 @@ def _clean(sentence: str) -> str | None:
     return cleaned
 
 
-def valid_code_points(text: str) -> str:
+def _valid_code_points(text: str) -> str:
     """Surrogate pairs joined into their characters, lone surrogates (valid JSON, invalid text) dropped."""
     if _SURROGATE.search(text):
         text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return _UNSPEAKABLE.sub("", text)
+
+
+def delta_code_points(held: str, delta: str) -> tuple[str, str]:
+    """A delta's valid text, and the first half of an emoji whose second half is in the next delta
+    (JSON's "\\ud83d\\ude42" cut in two arrives as two lone surrogates): hold it, with `held` before it."""
+    text = held + delta
+    if text and "\ud800" <= text[-1] <= "\udbff":
+        return _valid_code_points(text[:-1]), text[-1]
+    return _valid_code_points(text), ""
 
 
 class SentenceSplitter:
@@ -86,11 +95,8 @@ class SentenceSplitter:
 
     def feed(self, text: str) -> list[str]:
         """Add a delta; return the sentences it completed."""
-        text = self._high_surrogate + text
-        self._high_surrogate = ""
-        if text and "\ud800" <= text[-1] <= "\udbff":
-            text, self._high_surrogate = text[:-1], text[-1]
-        self._buffer += valid_code_points(text)
+        text, self._high_surrogate = delta_code_points(self._high_surrogate, text)
+        self._buffer += text
         return self._take(final=False)
 
     def flush(self) -> list[str]:

@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--first-clause-chars",
         type=int,
         action=Checked,
-        check=NOT_NEGATIVE,
+        check=not_negative,
         default=SERVER.first_clause_chars,
         metavar="N",
         help="with streaming input and no translator, speak a long first sentence from its first "
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-text-chars",
         type=int,
         action=Checked,
-        check=POSITIVE,
+        check=positive,
         default=SERVER.max_text_chars,
         help="longest text one request may carry; longer gets a text-too-long error (default: %(default)s)",
     )
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--read-timeout",
         type=float,
         action=Checked,
-        check=POSITIVE,
+        check=positive,
         default=LIMITS.read_timeout_s,
         help="seconds a client may take to finish an event it has begun sending (default: %(default)s)",
     )
@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle-timeout",
         type=float,
         action=Checked,
-        check=NOT_NEGATIVE,
+        check=not_negative,
         default=LIMITS.idle_timeout_s,
         help="seconds a connection with no request running may stay silent before it gets an "
         "idle-timeout error and is closed; 0 never closes it (default: %(default)s)",
@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--stream-idle-timeout",
         type=float,
         action=Checked,
-        check=NOT_NEGATIVE,
+        check=not_negative,
         default=LIMITS.stream_idle_timeout_s,
         help="seconds an open stream (synthesize-start) may go without text before it ends with a "
         "stream-idle-timeout error and the connection is closed; 0 never ends it (default: %(default)s)",
@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--write-timeout",
         type=float,
         action=Checked,
-        check=POSITIVE,
+        check=positive,
         default=SERVER.write_timeout_s,
         help="seconds a client may stop reading before it is dropped (default: %(default)s)",
     )
@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-connections",
         type=int,
         action=Checked,
-        check=POSITIVE,
+        check=positive,
         default=SERVER.max_connections,
         help="connections open at once; when all are taken, a newcomer from another address closes the "
         "longest-idle connection of the address that holds the most (default: %(default)s)",
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-connections-per-peer",
         type=int,
         action=Checked,
-        check=NOT_NEGATIVE,
+        check=not_negative,
         default=SERVER.max_connections_per_peer,
         metavar="N",
         help="connections one client address may hold; more get a too-many-connections error, so one "
@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--shutdown-grace",
         type=float,
         action=Checked,
-        check=NOT_NEGATIVE,
+        check=not_negative,
         default=SERVER.shutdown_grace_s,
         help="seconds running requests may take to finish on SIGTERM before they end with an "
         "error (default: %(default)s)",
@@ -368,11 +368,11 @@ def at_least(minimum: int) -> Callable[[float], str | None]:
     return lambda value: None if value >= minimum else f"must be at least {minimum}"
 
 
-def POSITIVE(value: float) -> str | None:
+def positive(value: float) -> str | None:
     return None if value > 0 else "must be positive"
 
 
-def NOT_NEGATIVE(value: float) -> str | None:
+def not_negative(value: float) -> str | None:
     return None if value >= 0 else "must not be negative"
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from wyoming_streamtts.speakable import EMPHASIS_HOLD, SpeakableText, speakable
+from wyoming_streamtts.speakable import EMPHASIS_HOLD, LABEL_HOLD, TAG_HOLD, SpeakableText, speakable
 from wyoming_streamtts.splitter import split_sentences
 
 # (answer, what is read): each row of the table and its neighbours.
@@ -114,6 +114,11 @@ def test_only_what_may_still_be_markup_is_held_back():
     held = stage.feed("Note *" + "a" * (EMPHASIS_HOLD - 5))
     assert held == "Note "
     assert stage.feed("aaaaaa") == "*" + "a" * (EMPHASIS_HOLD - 5) + "aaaaaa"
+    # So are a `<` that may open a tag and a `[` that may open a link.
+    for opener, bound in (("<", TAG_HOLD), ("[", LABEL_HOLD)):
+        stage = SpeakableText()
+        assert stage.feed(f"if x{opener}y") == "if x"
+        assert stage.feed(" then z" * (bound // 7 + 1)).startswith(f"{opener}y then z")
 
 
 def test_a_half_emoji_at_a_delta_end_waits_for_its_other_half():

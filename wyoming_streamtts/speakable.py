@@ -25,8 +25,8 @@ from .splitter import delta_code_points
 # How far an emphasis opener looks for its closer, and a link's `[` for its `]`: past that
 # (or a line's end) the marker is read as text.
 EMPHASIS_HOLD = 80
-LABEL_HOLD = 200
-TAG_HOLD = 300
+LABEL_HOLD = 120
+TAG_HOLD = 120
 
 _PUNCTUATION = frozenset(string.punctuation)
 _URL_PREFIXES = ("https://", "http://", "www.")

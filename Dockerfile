@@ -12,18 +12,22 @@ ENV DEBIAN_FRONTEND=noninteractive \
     HF_HOME=/data/huggingface
 
 # Distribution packages float with the base image's security updates.
+# The service user's group has the gid USER names below (useradd --user-group picked another).
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv espeak-ng ffmpeg \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10200 --user-group --home-dir /data --create-home streamtts \
+    && groupadd --system --gid 10200 streamtts \
+    && useradd --system --uid 10200 --gid 10200 --home-dir /data --create-home streamtts \
     && mkdir -p /voices && chown streamtts:streamtts /voices
 
 WORKDIR /app
 COPY pyproject.toml README.md LICENSE ./
 COPY wyoming_streamtts ./wyoming_streamtts
+# Bytecode compiled here, as root: the service user cannot write it, and importing without it
+# costs seconds at every start.
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-compile ".[${EXTRAS}]"
+    && /opt/venv/bin/pip install ".[${EXTRAS}]"
 
 USER 10200:10200
 VOLUME ["/data", "/voices"]

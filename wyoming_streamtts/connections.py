@@ -12,8 +12,9 @@ from wyoming.server import HandlerFactory
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONNECTIONS = 64
-# A quarter of the places: one device (or one attacker) cannot lock Home Assistant out.
-DEFAULT_MAX_CONNECTIONS_PER_PEER = 16
+# Half the places: one device (or one attacker) cannot lock Home Assistant out, and Home
+# Assistant itself (a connection per request) can still run 20 requests at once.
+DEFAULT_MAX_CONNECTIONS_PER_PEER = 32
 DEFAULT_SHUTDOWN_GRACE_S = 5.0
 # After the grace period, how long the closing events (`error`, the stream's end) may take to go
 # out before the connections still writing are dropped: the stop's bound beyond the grace period.

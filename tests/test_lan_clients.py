@@ -68,6 +68,7 @@ async def test_sigterm_with_a_client_that_stopped_reading_stops_within_the_bound
     # before, the closing `error` waited for --write-timeout (30 s), past systemd's and Docker's patience.
     assert code == 0 and time.monotonic() - began < 7, server.log()
     assert "Dropping 1 clients that did not take their closing events in 2 s" in server.log()
+    assert len(server.figures(outcome="server stopping")) == 1  # its figures line is written all the same
     busy[1].close()
 
 

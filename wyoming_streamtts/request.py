@@ -215,9 +215,10 @@ class Request:
                         await self._client.write_event(AudioStop().event())
             else:
                 await self._write_failed(failure or SERVER_STOPPING)
+        finally:
+            # Also when the closing events could not go out (a client dropped at the stop's bound).
             if self._figures_file is not None:
                 self._figures_file.record(self.figures)
-        finally:
             self.state = State.ENDED
             self._ended.set()
 

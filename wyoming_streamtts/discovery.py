@@ -5,13 +5,14 @@ import socket
 from urllib.parse import urlparse
 
 from wyoming.zeroconf import MDNS_TARGET_IP
+from zeroconf import DNSQuestionType
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 _LOGGER = logging.getLogger(__name__)
 
 _ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
 SERVICE_TYPE = "_wyoming._tcp.local."
-NAME_CHECK_MS = 1000  # how long another service's answer to our name is waited for
+NAME_CHECK_MS = 3000  # how long another service's answer to our name is waited for (it may hold back a second)
 
 
 class Discovery:
@@ -50,7 +51,9 @@ class Discovery:
     async def _answered(self, name: str) -> bool:
         """Whether another service answers to `name` (its SRV record is enough: it holds the name)."""
         other = AsyncServiceInfo(SERVICE_TYPE, f"{name}.{SERVICE_TYPE}")
-        await other.async_request(self._zeroconf.zeroconf, NAME_CHECK_MS)
+        # Answers by multicast: a unicast answer to port 5353 reaches only one of the sockets on this
+        # machine that share it (another server's, a browser's), so half the time not ours.
+        await other.async_request(self._zeroconf.zeroconf, NAME_CHECK_MS, question_type=DNSQuestionType.QM)
         return other.port is not None
 
     async def unregister_server(self) -> None:

@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -15,7 +16,7 @@ from wyoming.server import AsyncServer, AsyncStdioServer
 
 from .cli import SAMPLING_FLAGS, build_parser
 from .connections import ConnectionFactory, Connections, for_wyoming, serve_stdio
-from .detection import create_detector
+from .detection import create_detector, detected_languages
 from .devices import decide_device, gpus_present
 from .discovery import Discovery, create_discovery, default_name, multicast_problem
 from .engine import Engine, EngineError
@@ -123,7 +124,7 @@ def create_config(settings: Settings) -> ServerConfig:
         catalog=catalog,
         settings=settings.server,
         translator=create_translator(settings.translator, settings.engines, device),
-        detector=create_detector(catalog.languages) if len(catalog.languages) > 1 else None,
+        detector=create_detector(detected_languages(catalog, bool(settings.server.languages))),
         figures=create_figures_file(settings.server.figures_file),
     )
 
@@ -138,10 +139,25 @@ def create_figures_file(path: Path | None) -> FiguresFile | None:
 
 def build_catalog(settings: ServerSettings, engine: Engine, cloned: list[Speaker]) -> VoiceCatalog:
     """The voices: the cloned speakers and the engine's own, in the languages asked for (raises ValueError)."""
-    languages = set(engine.languages)
+    speakers = [_in_engine_languages(speaker, engine) for speaker in cloned] + list(engine.speakers)
+    # A speaker without languages of its own speaks all of these: XTTS's for its voices, or
+    # the chain's when the default voice speaks every language of it.
+    languages = set(engine.languages).union(*(speaker.languages or () for speaker in speakers))
     if settings.languages:
         languages &= {normalize_language(tag) for tag in settings.languages}
-    return VoiceCatalog(cloned + list(engine.speakers), languages, engine.attribution, settings.default_voice)
+    return VoiceCatalog(speakers, languages, engine.attribution, settings.default_voice)
+
+
+def _in_engine_languages(speaker: Speaker, engine: Engine) -> Speaker:
+    """A cloned speaker whose sidecar names languages: those of them the engine speaks."""
+    if speaker.languages is None:
+        return speaker
+    unspoken = speaker.languages - engine.languages
+    if unspoken:
+        _LOGGER.warning(
+            "Voice %s: %s speaks no %s; not advertised in it", speaker.name, engine.name, ", ".join(sorted(unspoken))
+        )
+    return dataclasses.replace(speaker, languages=speaker.languages & engine.languages)
 
 
 async def reload_voices(config: ServerConfig) -> None:

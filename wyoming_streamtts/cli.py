@@ -9,7 +9,6 @@ from typing import Any
 from . import __version__
 from .devices import DEVICES
 from .discovery import default_name
-from .languages import LANGUAGES
 from .settings import ENGINES, EngineSettings, ServerSettings, TranslatorSettings, XttsSettings
 from .wire import EventLimits
 
@@ -73,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--language",
         action="append",
         metavar="LANG",
-        help=f"advertise voices only in this language (repeatable; default: all of {' '.join(LANGUAGES)})",
+        help="advertise voices only in this language, e.g. sv or pt-BR (repeatable; default: every language the "
+        "engines speak); requests that name no voice are told apart among these languages",
     )
     parser.add_argument(
         "--default-voice",

@@ -5,21 +5,31 @@ import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+from .languages import known_language
+from .voices import DEFAULT_SPEAKER, VoiceCatalog
+
 _LOGGER = logging.getLogger(__name__)
 
 _LIGHT_MIN_CONFIDENCE = 0.6
 
+# lingua's trigram models tell these apart in short sentences (the languages of XTTS v2). More
+# candidates cost accuracy: with Finnish among them, "Allume la lumière de la cuisine." was
+# Finnish (0.97), with Tagalog "Apaga la luz de la cocina." Tagalog; so other languages are
+# candidates only when they are asked for (--language) or a voice of their own speaks them.
+WELL_TOLD_APART = frozenset(("en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn",
+                             "ja", "hu", "ko", "hi"))  # fmt: skip
+
 
 class LanguageDetector:
-    """lingua, limited to the languages given (two or more codes of LANGUAGES)."""
+    """lingua, limited to the languages given that it knows (codes of LANGUAGES)."""
 
     def __init__(self, languages: Iterable[str], light: bool = False) -> None:
         """light: trigram models only, loaded now (about 20 MB, 0.1 s) instead of all n-gram
         models loaded on first use (about 450 MB for the 17 languages, 2 s); a little less
         accurate on short texts, so it answers only when confident."""
-        from lingua import IsoCode639_1, LanguageDetectorBuilder  # noqa: PLC0415 - an optional extra
+        from lingua import LanguageDetectorBuilder  # noqa: PLC0415 - an optional extra
 
-        codes = [getattr(IsoCode639_1, code.split("-")[0].upper()) for code in languages]
+        codes = lingua_codes(languages)
         builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes)
         if light:
             builder = builder.with_low_accuracy_mode().with_preloaded_language_models()
@@ -43,14 +53,37 @@ class LanguageDetector:
             language = self._detector.detect_language_of(text)
         if language is None:
             return None
-        code = language.iso_code_639_1.name.lower()
-        return "zh-cn" if code == "zh" else code
+        return known_language(language.iso_code_639_1.name)
+
+
+def lingua_codes(languages: Iterable[str]) -> list:
+    """lingua's ISO 639-1 codes of those languages it knows."""
+    from lingua import IsoCode639_1  # noqa: PLC0415 - an optional extra
+
+    found = (getattr(IsoCode639_1, code.split("-")[0].upper(), None) for code in languages)
+    return [code for code in found if code is not None]
 
 
 def create_detector(languages: Iterable[str]) -> LanguageDetector | None:
-    """A light detector, or None when lingua is not installed."""
+    """A light detector among two or more languages, or None (fewer, or lingua not installed)."""
     try:
+        if len(lingua_codes(languages)) < 2:
+            return None
         return LanguageDetector(languages, light=True)
     except ImportError:
         _LOGGER.debug("lingua is not installed: requests that name no voice get the default voice")
         return None
+
+
+def detected_languages(catalog: VoiceCatalog, asked_for: bool) -> list[str]:
+    """The languages a request that names no voice is told apart among: every one advertised when
+    --language named them; else the well-told-apart ones, and those of voices that speak only some
+    languages (a Piper voice, a cloned voice whose sidecar names them)."""
+    if asked_for:
+        return catalog.languages
+    own = {
+        voice.language
+        for voice in catalog.voices
+        if voice.speaker != DEFAULT_SPEAKER and catalog.speakers[voice.speaker].languages is not None
+    }
+    return [code for code in catalog.languages if code in own or code in WELL_TOLD_APART]

@@ -11,7 +11,7 @@ from typing import TypeVar
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
-from .voices import Speaker
+from .voices import DEFAULT_SPEAKER, Speaker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class Engine(ABC):
     languages: frozenset[str]
     """Language codes of `languages.LANGUAGES` that this engine speaks."""
 
-    speakers: tuple[Speaker, ...] = (Speaker("default"),)
+    speakers: tuple[Speaker, ...] = (Speaker(DEFAULT_SPEAKER),)
     """Speakers the engine brings itself (cloned voices come from the voices folder)."""
 
     async def start(self) -> None:

@@ -5,13 +5,14 @@ import contextlib
 import logging
 import shutil
 import struct
+import subprocess
 from collections.abc import AsyncGenerator
 
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
 from .engine import Engine, EngineError
-from .languages import LANGUAGES
+from .languages import engine_codes
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -25,7 +26,6 @@ class EspeakEngine(Engine):
     name = "espeak"
     description = "eSpeak NG (offline)"
     attribution = Attribution(name="eSpeak NG", url="https://github.com/espeak-ng/espeak-ng")
-    languages = frozenset(LANGUAGES)
 
     def __init__(self, binary: str = "espeak-ng", words_per_minute: int = 175) -> None:
         path = shutil.which(binary)
@@ -33,6 +33,8 @@ class EspeakEngine(Engine):
             raise EngineError(f"{binary} was not found; install it (Debian/Ubuntu: apt-get install espeak-ng)")
         self.binary = path
         self.words_per_minute = words_per_minute
+        self._voices = _voices(path)
+        self.languages = frozenset(self._voices)
         self._starting = asyncio.Lock()
         self._ending: set[asyncio.Future[None]] = set()  # processes being ended, whatever cancels their request
 
@@ -57,7 +59,7 @@ class EspeakEngine(Engine):
         return await asyncio.create_subprocess_exec(
             self.binary,
             "-v",
-            LANGUAGES[language].espeak,
+            self._voices[language],
             "-s",
             str(self.words_per_minute),
             "-b",
@@ -95,6 +97,17 @@ class EspeakEngine(Engine):
         self._ending.add(ending)
         ending.add_done_callback(self._ending.discard)
         await asyncio.shield(ending)
+
+
+def _voices(binary: str) -> dict[str, str]:
+    """The espeak-ng voice of each language its data holds, from `espeak-ng --voices`
+    (raises EngineError). A bare language (`en`, `cmn`) lets espeak-ng pick its main voice."""
+    try:
+        listing = subprocess.run([binary, "--voices"], capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise EngineError(f"{binary} --voices failed: {err}") from err
+    tags = [line.split()[1] for line in listing.stdout.splitlines()[1:] if len(line.split()) > 1]
+    return {code: tag.split("-", 1)[0] for code, tag in engine_codes(tags).items()}
 
 
 async def _kill_and_drain(process: asyncio.subprocess.Process) -> None:

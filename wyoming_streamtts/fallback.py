@@ -5,6 +5,7 @@ Assistant's stream stays valid whichever engine ends up speaking.
 """
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -12,7 +13,7 @@ from collections.abc import AsyncGenerator
 from wyoming.audio import AudioChunk
 
 from .engine import Engine, EngineAudio, EngineError
-from .voices import Speaker
+from .voices import DEFAULT_SPEAKER, Speaker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,7 +35,13 @@ class FallbackEngine(Engine):
         self.description = primary.description + (f", falling back to {others}" if others else "")
         self.attribution = primary.attribution
         self.languages = primary.languages
-        self.speakers = primary.speakers
+        # The default voice is spoken by whichever engine of the chain speaks the language:
+        # it has every language of the chain. The primary's own voices keep the primary's.
+        spoken = frozenset().union(*(engine.languages for engine in chain))
+        self.speakers = tuple(
+            dataclasses.replace(speaker, languages=spoken) if speaker.name == DEFAULT_SPEAKER else speaker
+            for speaker in primary.speakers
+        )
         self.retry_after_s = retry_after_s
         self._failed_at: dict[str, float] = {}
 
@@ -43,7 +50,10 @@ class FallbackEngine(Engine):
             await engine.start()
 
     async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
-        candidates = [engine for engine in self.chain if self._available(engine)] or self.chain[-1:]
+        speaking = [engine for engine in self.chain if language in engine.languages]
+        if not speaking:
+            raise EngineError(f"No engine speaks {language}")
+        candidates = [engine for engine in speaking if self._available(engine)] or speaking[-1:]
         for position, engine in enumerate(candidates):
             started = False
             audio = engine.synthesize(text, language, speaker)

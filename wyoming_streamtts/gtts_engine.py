@@ -15,11 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 import miniaudio
 import requests
 from gtts import gTTS
+from gtts.lang import tts_langs
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
 from .engine import Engine, EngineError, iterate_in_executor
-from .languages import LANGUAGES
+from .languages import engine_codes
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,9 +34,10 @@ class GttsEngine(Engine):
     name = "gtts"
     description = "Google Translate text-to-speech (needs the internet)"
     attribution = Attribution(name="gTTS", url="https://github.com/pndurette/gTTS")
-    languages = frozenset(LANGUAGES)
 
     def __init__(self, tld: str = "com", timeout: float = 10.0, max_workers: int = 8) -> None:
+        self._codes = engine_codes(tts_langs())  # gTTS's own table: `he` is its `iw`, `nb` its `no`
+        self.languages = frozenset(self._codes)
         self.tld = tld
         self.timeout = timeout
         self.url = f"https://translate.google.{tld}/_/TranslateWebserverUi/data/batchexecute"
@@ -43,7 +45,7 @@ class GttsEngine(Engine):
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="gtts")
 
     def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
-        lang = LANGUAGES[language].gtts
+        lang = self._codes[language]
         return iterate_in_executor(self._executor, lambda: self._pieces(text, lang))
 
     def _pieces(self, text: str, lang: str) -> Iterator[AudioChunk]:

@@ -1,5 +1,6 @@
 """Piper: natural neural voices, offline, fast on a CPU (OHF-Voice's piper-tts)."""
 
+import dataclasses
 import json
 import logging
 import os
@@ -16,8 +17,8 @@ from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
 from .engine import Engine, EngineError, iterate_in_executor
-from .languages import UnknownLanguageError, normalize_language
-from .voices import SPEAKER_NAME, Speaker
+from .languages import UnknownLanguageError, normalize_language, region_of
+from .voices import SPEAKER_NAME, Region, Speaker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class PiperSpeaker:
     model: PiperVoice
     speaker_id: int | None
     description: str
+    region: Region | None
 
 
 class PiperEngine(Engine):
@@ -47,6 +49,9 @@ class PiperEngine(Engine):
         self._by_voice: dict[tuple[str, str], PiperSpeaker] = {}
         for model_path in sorted(voices_dir.glob("*.onnx")) if voices_dir.is_dir() else []:
             for speaker in _load(model_path):
+                if (speaker.language, speaker.name) in self._by_voice and speaker.region:
+                    # en_GB-alan beside en_US-alan: the second is en/alan-us.
+                    speaker = dataclasses.replace(speaker, name=f"{speaker.name}-{speaker.region.code.lower()}")
                 key = (speaker.language, speaker.name)
                 if key in self._by_voice:
                     _LOGGER.warning("Skipping Piper voice %s: %s/%s is already taken", model_path, *key)
@@ -61,12 +66,14 @@ class PiperEngine(Engine):
         languages_of: dict[str, set[str]] = {}
         for language, name in self._by_voice:
             languages_of.setdefault(name, set()).add(language)
-        self.speakers = tuple(
-            Speaker(name, languages=frozenset(languages), description=self._by_voice[min(languages), name].description)
-            for name, languages in languages_of.items()
-        )
+        self.speakers = tuple(self._speaker(name, languages) for name, languages in languages_of.items())
         # One worker: requests take turns sentence by sentence, and a 2-core box stays responsive.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
+
+    def _speaker(self, name: str, languages: set[str]) -> Speaker:
+        voices = [self._by_voice[language, name] for language in sorted(languages)]
+        regions = tuple(voice.region for voice in voices if voice.region)
+        return Speaker(name, languages=frozenset(languages), description=voices[0].description, regions=regions)
 
     def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
         return iterate_in_executor(self._executor, lambda: self._chunks(text, language, speaker))
@@ -106,7 +113,7 @@ def _load(model_path: Path) -> list[PiperSpeaker]:
         config = json.loads(config_path.read_text(encoding="utf-8"))
         if not isinstance(config, dict):
             raise ValueError(f"{config_path.name} is not a JSON object")
-        language = _language(model_path, config)
+        language, region = _language(model_path, config)
         model = PiperVoice.load(model_path, config_path)
     except UnknownLanguageError as err:
         _LOGGER.warning("Skipping Piper voice %s: %s", model_path, err)
@@ -122,24 +129,31 @@ def _load(model_path: Path) -> list[PiperSpeaker]:
     if config.get("num_speakers", 1) > 1 and speaker_ids:
         # One voice per speaker: Home Assistant lists voices, never a voice's speakers.
         speakers = [
-            PiperSpeaker(f"{name}-{speaker}", language, model, speaker_id, f"{description} speaker {speaker}")
+            PiperSpeaker(f"{name}-{speaker}", language, model, speaker_id, f"{description} speaker {speaker}", region)
             for speaker, speaker_id in speaker_ids.items()
         ]
     else:
-        speakers = [PiperSpeaker(name, language, model, None, description)]
+        speakers = [PiperSpeaker(name, language, model, None, description, region)]
     usable = [speaker for speaker in speakers if SPEAKER_NAME.fullmatch(speaker.name)]
     if len(usable) < len(speakers):
         _LOGGER.warning("Piper voice %s: speaker names other than letters, digits, '.', '_', '-' skipped", model_path)
     return usable
 
 
-def _language(model_path: Path, config: dict) -> str:
-    """The voice's language as this server names it (`en_US` -> `en`)."""
-    code = (config.get("language") or {}).get("code")
+def _language(model_path: Path, config: dict) -> tuple[str, Region | None]:
+    """The voice's language as this server names it (`sv_SE` -> `sv`), and its region (raises
+    UnknownLanguageError)."""
+    described = config.get("language")
+    if not isinstance(described, dict):
+        described = {}
+    code = described.get("code")
     if not code:
         match = _VOICE_NAME.fullmatch(model_path.name.removesuffix(".onnx"))
         code = match["language"] if match else (config.get("espeak") or {}).get("voice", "")
-    return normalize_language(str(code))
+    language, region = normalize_language(str(code)), region_of(str(code))
+    if not region:
+        return language, None
+    return language, Region(language, region, str(described.get("country_english") or region))
 
 
 def download(name: str, voices_dir: Path) -> None:

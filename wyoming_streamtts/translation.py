@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-from .detection import LanguageDetector
+from .detection import WELL_TOLD_APART, LanguageDetector
 from .languages import LANGUAGES, normalize_language
 
 _LOGGER = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class Translator:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="translate")
-        self._detector = LanguageDetector(LANGUAGES) if source == "auto" else None
+        self._detector = LanguageDetector(WELL_TOLD_APART) if source == "auto" else None
         self.translated = 0
         self.cache_hits = 0
 
@@ -169,15 +169,17 @@ class Translator:
             source = await loop.run_in_executor(self._executor, self._detector.detect, text)
         if source is None or source == target:
             return text
+        source_code, target_code = LANGUAGES[source].flores, LANGUAGES[target].flores
+        if source_code is None or target_code is None:
+            _LOGGER.debug("NLLB does not translate %s->%s: %r spoken as it is", source, target, text)
+            return text
         key = (text, source, target)
         if key in self._cache:
             self._cache.move_to_end(key)
             self.cache_hits += 1
             _LOGGER.debug("Translation cache hit (%d hits, %d translated)", self.cache_hits, self.translated)
             return self._cache[key]
-        result = await loop.run_in_executor(
-            self._executor, self.backend.translate, text, LANGUAGES[source].flores, LANGUAGES[target].flores
-        )
+        result = await loop.run_in_executor(self._executor, self.backend.translate, text, source_code, target_code)
         self.translated += 1
         _LOGGER.debug("Translated %s->%s: %r -> %r", source, target, text, result)
         self._cache[key] = result

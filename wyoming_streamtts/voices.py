@@ -15,7 +15,7 @@ import miniaudio
 from wyoming.info import Attribution, TtsVoice
 from wyoming.tts import SynthesizeVoice
 
-from .languages import LANGUAGES, UnknownLanguageError, normalize_language
+from .languages import LANGUAGES, UnknownLanguageError, normalize_language, ordered, region_of
 from .wire import clip
 
 _LOGGER = logging.getLogger(__name__)
@@ -23,10 +23,22 @@ _LOGGER = logging.getLogger(__name__)
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac")
 SPEAKER_NAME = re.compile(r"\w[\w.-]*")  # used with fullmatch: `$` would let a newline end a name
 _REFERENCE_SECONDS = (6.0, 30.0)
+DEFAULT_SPEAKER = "default"  # the speaker of engines with one voice per language (gTTS, eSpeak NG)
 
 
 class VoiceNotFoundError(ValueError):
     """The requested voice is not one this server advertises."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where a speaker's way of speaking a language is from (a Piper voice's `pt_BR`)."""
+
+    language: str
+    code: str
+    """ISO 3166 code, as in a tag: `BR`."""
+    name: str
+    """For voice descriptions: `Brazil`."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,10 @@ class Speaker:
     languages: frozenset[str] | None = None
     """The languages it may speak; None: all of the engine's."""
     description: str | None = None
+    regions: tuple[Region, ...] = ()
+
+    def region(self, language: str) -> Region | None:
+        return next((region for region in self.regions if region.language == language), None)
 
 
 @dataclass(frozen=True)
@@ -114,16 +130,17 @@ class VoiceCatalog:
         attribution: Attribution,
         default_voice: str | None = None,
     ) -> None:
+        """`languages`: the most that is advertised, and what a speaker with no languages of its own speaks."""
         self.speakers = {speaker.name: speaker for speaker in speakers}
         wanted = set(languages)
-        self.languages = [code for code in LANGUAGES if code in wanted]
         self.attribution = attribution
         self.voices = [
             Voice(lang, speaker.name)
-            for lang in self.languages
+            for lang in ordered(wanted)
             for speaker in self.speakers.values()
             if speaker.languages is None or lang in speaker.languages
         ]
+        self.languages = ordered(voice.language for voice in self.voices)
         if not self.voices:
             raise ValueError("No voices: no speaker speaks any of the languages")
         self._by_name = {voice.name: voice for voice in self.voices}
@@ -154,25 +171,38 @@ class VoiceCatalog:
             language = normalize_language(requested.language or "")
         except UnknownLanguageError as err:
             raise VoiceNotFoundError(str(err)) from err
-        spoken = self.default_for(language)
+        spoken = self.default_for(language, region_of(requested.language or ""))
         if spoken is None:
             raise VoiceNotFoundError(f"No voice speaks language {clip(requested.language or '')!r}")
         return spoken
 
-    def default_for(self, language: str) -> Voice | None:
-        """The default speaker in this language, else the first voice that speaks it."""
+    def default_for(self, language: str, region: str = "") -> Voice | None:
+        """A voice of the region asked for (`pt-BR`), else the default speaker in this language,
+        else the first voice that speaks it."""
         in_language = [voice for voice in self.voices if voice.language == language]
+        regional = [voice for voice in in_language if self._region_code(voice) == region] if region else []
         preferred = Voice(language, self.default.speaker)
+        if regional:
+            return preferred if preferred in regional else regional[0]
         return preferred if preferred in in_language else next(iter(in_language), None)
+
+    def _region_code(self, voice: Voice) -> str:
+        region = self.speakers[voice.speaker].region(voice.language)
+        return region.code if region else ""
+
+    def _description(self, voice: Voice) -> str:
+        """`joe (Piper, medium) (English, United States)`: the region tells apart voices of one language."""
+        speaker = self.speakers[voice.speaker]
+        region = speaker.region(voice.language)
+        where = f", {region.name}" if region else ""
+        return f"{speaker.description or voice.speaker} ({LANGUAGES[voice.language].name}{where})"
 
     def tts_voices(self, version: str) -> list[TtsVoice]:
         """The voices as the `info` event lists them."""
         return [
             TtsVoice(
                 name=voice.name,
-                description=(
-                    f"{self.speakers[voice.speaker].description or voice.speaker} ({LANGUAGES[voice.language].name})"
-                ),
+                description=self._description(voice),
                 attribution=self.attribution,
                 installed=True,
                 version=version,

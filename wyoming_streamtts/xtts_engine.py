@@ -10,7 +10,7 @@ from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
 from .engine import Engine, EngineError
-from .languages import LANGUAGES
+from .languages import engine_codes
 from .latents import LatentCache, Latents
 from .splitter import split_sentences
 from .voices import Speaker
@@ -27,7 +27,6 @@ class XttsEngine(Engine):
     name = "xtts"
     description = "Coqui XTTS v2"
     attribution = Attribution(name="Coqui", url="https://github.com/idiap/coqui-ai-TTS")
-    languages = frozenset(LANGUAGES)
 
     def __init__(
         self,
@@ -43,6 +42,8 @@ class XttsEngine(Engine):
         """`sampling`: flags that override the checkpoint's own settings (None: the checkpoint's)."""
         self.model, config = load_model(model_dir, device, deepspeed)
         self.rate: int = config.audio.output_sample_rate  # 24 kHz for XTTS v2
+        self._codes = engine_codes(config.languages)  # the checkpoint's own list: 17 for XTTS v2
+        self.languages = frozenset(self._codes)
         self.sampling, self.conditioning = settings(config, sampling or {})
         _LOGGER.info("XTTS sampling: %s; cloning: %s", self.sampling, self.conditioning)
         self.worker = XttsWorker(self.model, self.sampling, stream_chunk_size, first_chunk_size)
@@ -74,6 +75,9 @@ class XttsEngine(Engine):
         self._rewarm = asyncio.create_task(self.latents.warm_up(fresh))
 
     async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
+        if language not in self._codes:
+            raise EngineError(f"XTTS does not speak {language}")
+        language = self._codes[language]
         voice = await self._voice(speaker)
         limit = self.model.tokenizer.char_limits.get(language.split("-")[0], 250)
         too_long = partial(self._too_long, language=language, limit=limit)

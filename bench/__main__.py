@@ -158,6 +158,12 @@ def report(results: dict) -> str:
         f"4 at once. {abandoned['requests']} abandoned requests: fds {abandoned['before']['fds']} -> "
         f"{abandoned['after']['fds']}, RSS {abandoned['before']['rss_mb']:.0f} -> {abandoned['after']['rss_mb']:.0f} MB"
     )
+    every = results["hardening"]["describe_every_language"]
+    lines.append(
+        f"describe with every language of gTTS, Piper and espeak-ng and {every['recordings']} recordings "
+        f"({every['languages']} languages, {every['voices']} voices): {every['alone_p50_s'] * 1000:.1f} ms p50 alone, "
+        f"{every['four_at_once_max_s'] * 1000:.1f} ms max 4 at once"
+    )
     flood, stop = results["hardening"]["flood"], results["hardening"]["stop"]
     lines.append(
         f"describe from another connection while one client pipelines {flood['events']} describes: "

@@ -12,7 +12,7 @@ import wave
 from pathlib import Path
 
 from tests.bad_input import abandon, header, start_unread_request
-from tests.conftest import ServerProcess, describe
+from tests.conftest import ServerProcess, add_voice, describe
 from wyoming_streamtts.splitter import split_sentences
 
 # 20,000 characters each: every period an initial or an abbreviation, no end, one word, clauses, plain sentences.
@@ -51,11 +51,15 @@ def _recordings(folder: Path, count: int) -> Path:
     return voices
 
 
-def describe_figures(recordings: int, probes: int) -> dict:
-    """describe with `recordings` cloned voices in all 17 languages: alone, and 4 at once."""
+def describe_figures(recordings: int, probes: int, every_language: bool = False) -> dict:
+    """describe with `recordings` cloned voices in XTTS's 17 languages: alone, and 4 at once.
+    every_language: the default chain's every language too (gTTS, then a Piper voice, then espeak-ng)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        server = ServerProcess(["--engine", "espeak", "--voices-dir", str(_recordings(folder, recordings))], None,
+        engines = ["--engine", "espeak"]
+        if every_language:
+            engines = ["--engine", "gtts", "--piper-voices", str(add_voice(folder / "piper"))]
+        server = ServerProcess([*engines, "--voices-dir", str(_recordings(folder, recordings))], None,
                                folder).wait_ready(timeout=600)  # fmt: skip
         try:
 
@@ -70,17 +74,17 @@ def describe_figures(recordings: int, probes: int) -> dict:
                 writer.close()
                 return seconds
 
-            async def measure() -> tuple[list[float], list[float], int]:
-                voices = len((await describe(server.port, timeout=30)).tts[0].voices)
+            async def measure() -> tuple[list[float], list[float], int, int]:
+                listed = (await describe(server.port, timeout=30)).tts[0].voices
                 alone = [await timed() for _ in range(probes)]
                 together = [t for _ in range(probes) for t in await asyncio.gather(*(timed() for _ in range(4)))]
-                return alone, together, voices
+                return alone, together, len(listed), len({voice.languages[0] for voice in listed})
 
-            alone, together, voices = asyncio.run(measure())
+            alone, together, voices, languages = asyncio.run(measure())
         finally:
             server.stop()
-    return {"recordings": recordings, "voices": voices, "alone_p50_s": statistics.median(alone),
-            "four_at_once_max_s": max(together)}  # fmt: skip
+    return {"recordings": recordings, "voices": voices, "languages": languages,
+            "alone_p50_s": statistics.median(alone), "four_at_once_max_s": max(together)}  # fmt: skip
 
 
 def abandoned_figures(requests: int) -> dict:
@@ -161,6 +165,7 @@ def hardening_figures(quick: bool, runs: int) -> dict:
     return {
         "splitter": splitter_figures(runs),
         "describe": describe_figures(300 if quick else 3000, probes=3 if quick else 10),
+        "describe_every_language": describe_figures(5, probes=3 if quick else 10, every_language=True),
         "abandoned": abandoned_figures(40 if quick else 400),
         "flood": flood_figures(10000 if quick else 50000, probes=10 if quick else 100),
         "stop": stop_figures(1.0 if quick else 5.0, runs=1 if quick else 3),

@@ -36,7 +36,12 @@ def test_quick_bench_writes_results():
     assert reliability["bad_input"]["cases"] >= 10 and reliability["slow_reader"]["dropped"]
     hardening = results["hardening"]
     assert set(hardening["splitter"]["median_s"]) >= {"initials", "abbreviations"}
-    assert hardening["describe"]["voices"] == 17 * 301 and hardening["describe"]["alone_p50_s"] > 0
+    # 300 cloned voices in XTTS's 17 languages, and the default voice in every espeak-ng language.
+    described = hardening["describe"]
+    assert described["voices"] == 17 * 300 + described["languages"] and described["alone_p50_s"] > 0
+    every = hardening["describe_every_language"]
+    assert every["languages"] > 100 and every["voices"] == every["languages"] + 5 * 17
+    assert "describe with every language of gTTS, Piper and espeak-ng" in result.stdout
     assert hardening["abandoned"]["requests"] == 40 and hardening["abandoned"]["after"]["fds"] > 0
     assert "abandoned requests: fds" in result.stdout
     assert hardening["flood"]["probes"] == 10 and 0 < hardening["flood"]["p50_s"] <= hardening["flood"]["max_s"]

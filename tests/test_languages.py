@@ -10,14 +10,14 @@ from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
 from wyoming.info import Attribution
 from wyoming.tts import SynthesizeVoice
 
-from tests.conftest import add_voice, assert_well_formed, describe, one_shot, rms, wait_for_figures
+from tests.conftest import add_voice, assert_well_formed, describe, one_shot, rms, wait_for_figures, write_wav
 from tests.fake_engine import FakeEngine
 from tests.fake_google import FakeGoogle
 from tests.tiny_xtts import XTTS_LANGUAGES
 from wyoming_streamtts.detection import WELL_TOLD_APART, detected_languages
 from wyoming_streamtts.engine import EngineError
 from wyoming_streamtts.fallback import FallbackEngine
-from wyoming_streamtts.languages import LANGUAGES, engine_codes, known_language, region_of
+from wyoming_streamtts.languages import LANGUAGES, XTTS_V2_LANGUAGES, engine_codes, known_language, region_of
 from wyoming_streamtts.voices import Region, Speaker, VoiceCatalog
 
 # espeak-ng's invented, constructed and historical languages: nobody's household speaks them.
@@ -79,7 +79,7 @@ def test_detection_is_among_well_told_apart_languages_and_the_voices_own():
     catalog = VoiceCatalog(speakers, spoken, Attribution("tests", ""))
     assert set(detected_languages(catalog, asked_for=False)) == WELL_TOLD_APART | {"sv"}
     # Named with --language: exactly those.
-    narrow = VoiceCatalog([Speaker("default", languages=spoken)], {"sv", "fi", "en"}, Attribution("tests", ""))
+    narrow = VoiceCatalog([Speaker("default", languages=frozenset({"sv", "fi", "en"}))], (), Attribution("tests", ""))
     assert detected_languages(narrow, asked_for=True) == ["en", "fi", "sv"]  # English first, as listed
 
 
@@ -162,3 +162,21 @@ async def test_a_request_naming_no_voice_is_told_apart_among_the_languages_asked
     await wait_for_figures(server, voice="sv/default", language="sv", engines=["espeak"])
     assert_well_formed(await one_shot(server.port, "Pesukone on valmis."), streaming=False)
     await wait_for_figures(server, voice="fi/default", language="fi", engines=["espeak"])
+
+
+async def test_a_cloned_voice_is_offered_in_xtts_languages_only(start_server, tmp_path):
+    voices = tmp_path / "voices"
+    write_wav(voices / "ana.wav", 8.0)
+    write_wav(voices / "bo.wav", 8.0)
+    (voices / "bo.json").write_text('{"languages": ["sv", "en"]}')
+    server = start_server("--engine", "espeak", "--voices-dir", str(voices))
+    names = {voice.name for voice in (await describe(server.port)).tts[0].voices}
+    assert {name.split("/")[0] for name in names if name.endswith("/ana")} == XTTS_V2_LANGUAGES
+    assert {name for name in names if name.endswith("/bo")} == {"en/bo"} and "sv/default" in names
+    assert "Voice bo: espeak cannot speak sv as a cloned voice; not advertised in it" in server.log()
+
+
+def test_a_source_language_nllb_cannot_translate_from_is_a_start_error(start_server):
+    server = start_server("--translator", "ctranslate2", "--source-language", "la", ready=False)
+    assert server.process.wait(timeout=60) == 2
+    assert "Cannot start: --source-language la: NLLB does not translate from Latin" in server.log()

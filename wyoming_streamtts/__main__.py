@@ -23,7 +23,7 @@ from .engine import Engine, EngineError
 from .engines import create_engine
 from .figures import FiguresFile
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
-from .languages import normalize_language
+from .languages import LANGUAGES, XTTS_V2_LANGUAGES, normalize_language
 from .settings import EngineSettings, ServerSettings, Settings, TranslatorSettings, XttsSettings
 from .translation import TranslationError, Translator
 from .voices import Speaker, VoiceCatalog, find_speakers
@@ -109,8 +109,10 @@ def download_piper_voice(name: str, voices_dir: Path) -> None:
 
 def create_config(settings: Settings) -> ServerConfig:
     """Engine, voices and translator from the settings (raises ValueError, EngineError, TranslationError)."""
-    if settings.translator.source_language != "auto":
-        normalize_language(settings.translator.source_language)
+    source = settings.translator.source_language
+    code = None if source == "auto" else normalize_language(source)
+    if code is not None and LANGUAGES[code].flores is None and settings.translator.backend != "none":
+        raise ValueError(f"--source-language {source}: NLLB does not translate from {LANGUAGES[code].name}")
     for name in settings.engines.download_piper_voices:
         download_piper_voice(name, settings.engines.piper_folder())
     # Only XTTS and NLLB run on a device; the light engines need not load PyTorch to find one.
@@ -138,26 +140,34 @@ def create_figures_file(path: Path | None) -> FiguresFile | None:
 
 
 def build_catalog(settings: ServerSettings, engine: Engine, cloned: list[Speaker]) -> VoiceCatalog:
-    """The voices: the cloned speakers and the engine's own, in the languages asked for (raises ValueError)."""
+    """The voices: the cloned speakers and the engine's own, in the languages asked for (raises ValueError).
+
+    Cloned voices speak XTTS v2's languages, XTTS studio voices the engine's, Piper voices their
+    own, the default voice every language of the engine chain."""
+    allowed = {normalize_language(tag) for tag in settings.languages} if settings.languages else None
+
+    def within(languages: frozenset[str]) -> frozenset[str]:
+        return languages if allowed is None else languages & allowed
+
     speakers = [_in_engine_languages(speaker, engine) for speaker in cloned] + list(engine.speakers)
-    # A speaker without languages of its own speaks all of these: XTTS's for its voices, or
-    # the chain's when the default voice speaks every language of it.
-    languages = set(engine.languages).union(*(speaker.languages or () for speaker in speakers))
-    if settings.languages:
-        languages &= {normalize_language(tag) for tag in settings.languages}
-    return VoiceCatalog(speakers, languages, engine.attribution, settings.default_voice)
+    speakers = [
+        speaker if speaker.languages is None else dataclasses.replace(speaker, languages=within(speaker.languages))
+        for speaker in speakers
+    ]
+    return VoiceCatalog(speakers, within(engine.languages), engine.attribution, settings.default_voice)
 
 
 def _in_engine_languages(speaker: Speaker, engine: Engine) -> Speaker:
-    """A cloned speaker whose sidecar names languages: those of them the engine speaks."""
+    """A cloned speaker in XTTS v2's languages that the engine speaks (or those its sidecar names)."""
+    spoken = engine.languages & XTTS_V2_LANGUAGES
     if speaker.languages is None:
-        return speaker
-    unspoken = speaker.languages - engine.languages
-    if unspoken:
+        return dataclasses.replace(speaker, languages=spoken)
+    if unspoken := speaker.languages - spoken:
         _LOGGER.warning(
-            "Voice %s: %s speaks no %s; not advertised in it", speaker.name, engine.name, ", ".join(sorted(unspoken))
-        )
-    return dataclasses.replace(speaker, languages=speaker.languages & engine.languages)
+            "Voice %s: %s cannot speak %s as a cloned voice; not advertised in it",
+            speaker.name, engine.name, ", ".join(sorted(unspoken)),
+        )  # fmt: skip
+    return dataclasses.replace(speaker, languages=speaker.languages & spoken)
 
 
 async def reload_voices(config: ServerConfig) -> None:

@@ -5,19 +5,18 @@ import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from .languages import known_language
+from .languages import XTTS_V2_LANGUAGES, known_language
 from .voices import DEFAULT_SPEAKER, VoiceCatalog
 
 _LOGGER = logging.getLogger(__name__)
 
 _LIGHT_MIN_CONFIDENCE = 0.6
 
-# lingua's trigram models tell these apart in short sentences (the languages of XTTS v2). More
-# candidates cost accuracy: with Finnish among them, "Allume la lumière de la cuisine." was
-# Finnish (0.97), with Tagalog "Apaga la luz de la cocina." Tagalog; so other languages are
-# candidates only when they are asked for (--language) or a voice of their own speaks them.
-WELL_TOLD_APART = frozenset(("en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn",
-                             "ja", "hu", "ko", "hi"))  # fmt: skip
+# lingua's trigram models tell XTTS's languages apart in short sentences. More candidates cost
+# accuracy: with Finnish among them, "Allume la lumière de la cuisine." was Finnish (0.97), with
+# Tagalog "Apaga la luz de la cocina." Tagalog; so other languages are candidates only when they
+# are asked for (--language) or a voice of their own speaks them.
+WELL_TOLD_APART = XTTS_V2_LANGUAGES
 
 
 class LanguageDetector:

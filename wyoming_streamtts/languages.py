@@ -143,6 +143,11 @@ _ROWS = (
 )
 
 LANGUAGES: dict[str, Language] = {language.code: language for language in _ROWS}
+
+# XTTS v2's languages (its config's list): those a cloned voice is offered in, also where
+# another engine stands in for XTTS.
+XTTS_V2_LANGUAGES = frozenset(("en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn",
+                               "ja", "hu", "ko", "hi"))  # fmt: skip
 _BY_TAG: dict[str, str] = {tag: language.code for language in _ROWS for tag in (language.code, *language.aliases)}
 
 

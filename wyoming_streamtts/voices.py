@@ -130,15 +130,18 @@ class VoiceCatalog:
         attribution: Attribution,
         default_voice: str | None = None,
     ) -> None:
-        """`languages`: the most that is advertised, and what a speaker with no languages of its own speaks."""
+        """`languages`: those of speakers that name none of their own (the engine's)."""
         self.speakers = {speaker.name: speaker for speaker in speakers}
-        wanted = set(languages)
+        shared = frozenset(languages)
+        spoken = {
+            name: shared if speaker.languages is None else speaker.languages for name, speaker in self.speakers.items()
+        }
         self.attribution = attribution
         self.voices = [
-            Voice(lang, speaker.name)
-            for lang in ordered(wanted)
-            for speaker in self.speakers.values()
-            if speaker.languages is None or lang in speaker.languages
+            Voice(lang, name)
+            for lang in ordered(shared.union(*spoken.values()))
+            for name in self.speakers
+            if lang in spoken[name]
         ]
         self.languages = ordered(voice.language for voice in self.voices)
         if not self.voices:

@@ -57,6 +57,16 @@ async def test_french_voice_gets_english_text_translated(translating_server, bac
     assert handed != ENGLISH  # the engine got the translator's output (random weights: gibberish)
 
 
+async def test_any_language_nllb_knows_is_a_target_and_one_it_lacks_is_spoken_as_is(translating_server):
+    server = translating_server("ctranslate2")
+    for voice in ("sv/default", "uk/default", "la/default"):  # espeak-ng speaks Latin; NLLB has none
+        assert_well_formed(await one_shot(server.port, ENGLISH, voice, timeout=300), streaming=False)
+    log = server.log()
+    assert f"Translated en->sv: {ENGLISH!r}" in log and f"Translated en->uk: {ENGLISH!r}" in log
+    assert "en->la" not in log.replace("NLLB does not translate en->la", "")
+    assert spoken_texts(log)[2] == ENGLISH
+
+
 async def test_same_language_and_numbers_skip_the_translator(translating_server):
     server = translating_server("transformers")
     assert_well_formed(await one_shot(server.port, ENGLISH, "en/default", timeout=300), streaming=False)

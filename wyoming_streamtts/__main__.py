@@ -205,7 +205,7 @@ async def main(argv: list[str] | None = None) -> int:
         _LOGGER.error("Cannot start: %s", err)
         return 2
     _LOGGER.info(
-        "Speaking with %s; %d voices (%d speakers x %d languages), default %s",
+        "Speaking with %s; %d voices (%d speakers in %d languages), default %s",
         config.engine.description,
         len(config.catalog.voices),
         len(config.catalog.speakers),

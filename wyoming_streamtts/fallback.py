@@ -35,13 +35,7 @@ class FallbackEngine(Engine):
         self.description = primary.description + (f", falling back to {others}" if others else "")
         self.attribution = primary.attribution
         self.languages = primary.languages
-        # The default voice is spoken by whichever engine of the chain speaks the language:
-        # it has every language of the chain. The primary's own voices keep the primary's.
-        spoken = frozenset().union(*(engine.languages for engine in chain))
-        self.speakers = tuple(
-            dataclasses.replace(speaker, languages=spoken) if speaker.name == DEFAULT_SPEAKER else speaker
-            for speaker in primary.speakers
-        )
+        self.speakers = _speakers(chain)
         self.retry_after_s = retry_after_s
         self._failed_at: dict[str, float] = {}
 
@@ -86,3 +80,18 @@ class FallbackEngine(Engine):
     async def close(self) -> None:
         for engine in self.chain:
             await engine.close()
+
+
+def _speakers(chain: list[Engine]) -> tuple[Speaker, ...]:
+    """The primary's voices, and the default voice in every language of the chain: spoken by
+    whichever engine speaks the language. A primary without a default voice (XTTS, Piper) keeps
+    its voices; the default voice then speaks the languages that only the engines after it speak."""
+    primary = chain[0]
+    spoken = frozenset().union(*(engine.languages for engine in chain))
+    if any(speaker.name == DEFAULT_SPEAKER for speaker in primary.speakers):
+        return tuple(
+            dataclasses.replace(speaker, languages=spoken) if speaker.name == DEFAULT_SPEAKER else speaker
+            for speaker in primary.speakers
+        )
+    others = spoken - primary.languages
+    return primary.speakers + ((Speaker(DEFAULT_SPEAKER, languages=others),) if others else ())

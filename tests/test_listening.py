@@ -80,9 +80,10 @@ async def test_an_llm_answer_is_heard_without_its_markdown(piper_server, listene
         reply = await stream_deltas(piper_server.port, llm_deltas(answer, seed), "en/joe")
         assert_well_formed(reply, streaming=True)
         heard = normalise(listener.hear(reply.samples))
-        # Piper samples its prosody, so Whisper tiny.en now and then mishears one word of five
-        # ("the oven" as "the rubbing", old code too); a marker read aloud would add words.
-        assert word_error_rate(words, heard) <= 0.25, heard
+        # Piper samples its prosody, so Whisper tiny.en now and then mishears one word ("the oven"
+        # as "the rubbing", "lights" as "whites", old code too): one is allowed. A marker read
+        # aloud adds words, and is among those never heard.
+        assert word_error_rate(words, heard) * len(words.split()) <= 1, heard
         assert not any(word in heard for word in NEVER_HEARD), heard
 
 

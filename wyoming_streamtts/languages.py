@@ -157,8 +157,13 @@ class UnknownLanguageError(ValueError):
 
 def known_language(tag: str) -> str | None:
     """The code in LANGUAGES of a tag (`en-US`, `pt_BR`, `zh-CN`, `iw`, `cmn-latn-pinyin`), else None."""
-    cleaned = tag.strip().lower().replace("_", "-")
+    cleaned = _cleaned(tag)
     return _BY_TAG.get(cleaned) or _BY_TAG.get(cleaned.split("-", 1)[0])
+
+
+def _cleaned(tag: str) -> str:
+    """A tag as the table spells its codes and aliases: `pt_BR` -> `pt-br`."""
+    return tag.strip().lower().replace("_", "-")
 
 
 def normalize_language(tag: str) -> str:
@@ -188,7 +193,7 @@ def engine_codes(published: Iterable[str]) -> dict[str, str]:
 
 
 def _plain(tag: str, code: str) -> bool:
-    return tag.lower().replace("_", "-") in (code, *LANGUAGES[code].aliases)
+    return _cleaned(tag) in (code, *LANGUAGES[code].aliases)
 
 
 def ordered(codes: Iterable[str]) -> list[str]:

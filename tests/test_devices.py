@@ -30,9 +30,9 @@ def test_auto_takes_a_cuda_gpu_then_an_apple_gpu_then_the_cpu(requested, gpus, d
 @pytest.mark.parametrize(
     ("requested", "gpus", "message"),
     [
-        ("cuda", "none", "--device cuda was asked for, but PyTorch sees no CUDA GPU"),
-        ("cuda", "apple", "--device cuda was asked for, but PyTorch sees no CUDA GPU"),
-        ("mps", "cuda", "--device mps was asked for, but PyTorch sees no Apple GPU (MPS)"),
+        ("cuda", "none", "--device cuda was asked for, but no CUDA GPU was found"),
+        ("cuda", "apple", "--device cuda was asked for, but no CUDA GPU was found"),
+        ("mps", "cuda", "--device mps was asked for, but no Apple GPU (MPS) was found"),
     ],
 )
 def test_a_gpu_asked_for_and_absent_is_an_error_naming_the_flag(requested, gpus, message):
@@ -71,17 +71,23 @@ def test_a_missing_gpu_stops_the_server_at_start_whichever_model_wants_it(args, 
         timeout=120,
     )
     assert result.returncode == 2
-    assert f"--device {device} was asked for, but PyTorch sees no" in result.stderr
+    assert f"--device {device} was asked for, but no" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_light_engines_do_not_load_pytorch_to_find_a_device():
-    # espeak alone needs no device: a --device cuda that no model uses is no error, and costs no PyTorch.
+@pytest.mark.parametrize("translator", ["none", "ctranslate2"])
+def test_light_engines_and_ctranslate2_do_not_load_pytorch(translator, tiny_nllb_ct2):
+    # espeak needs no device: a --device cuda that no model uses is no error, and costs no PyTorch.
+    # NLLB in CTranslate2 asks CTranslate2 for a GPU and tokenizes without transformers (which imports
+    # PyTorch wherever it is installed): seconds at every start of the CPU image.
+    args = ["--engine", "espeak", "--translator", translator, "--nllb-model", str(tiny_nllb_ct2)]
+    if translator == "none":
+        args += ["--device", "cuda"]
     code = (
         "import sys; from wyoming_streamtts.__main__ import create_config, settings_from;"
         "from wyoming_streamtts.cli import build_parser;"
-        "create_config(settings_from(build_parser().parse_args(['--engine', 'espeak', '--device', 'cuda'])));"
-        "print('torch' in sys.modules)"
+        f"config = create_config(settings_from(build_parser().parse_args({args!r})));"
+        "print(config.translator is not None, sorted({'torch', 'transformers'} & set(sys.modules)))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert result.stdout.strip() == "False"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == f"{translator != 'none'} []"

@@ -145,3 +145,14 @@ def test_bad_translation_settings_are_clear_start_errors(start_server, tmp_path,
     assert server.process.wait(timeout=120) == 2
     assert message in server.log()
     assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize("text", [ENGLISH, "Ça va très bien, merci !", "Включи свет на кухне в 7:30."])
+def test_ctranslate2_reads_text_as_nllbs_own_tokenizer_does(tiny_nllb_ct2, text):
+    # The backend tokenizes with `tokenizers` alone; its input must be what transformers' NLLB tokenizer makes.
+    from transformers import AutoTokenizer  # noqa: PLC0415
+
+    from wyoming_streamtts.translation import Ct2Backend  # noqa: PLC0415
+
+    nllb = AutoTokenizer.from_pretrained(str(tiny_nllb_ct2), src_lang="fra_Latn")
+    assert Ct2Backend(tiny_nllb_ct2, "cpu").tokens(text, "fra_Latn") == nllb.convert_ids_to_tokens(nllb.encode(text))

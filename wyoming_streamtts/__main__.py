@@ -116,8 +116,9 @@ def create_config(settings: Settings) -> ServerConfig:
     for name in settings.engines.download_piper_voices:
         download_piper_voice(name, settings.engines.piper_folder())
     # Only XTTS and NLLB run on a device; the light engines need not load PyTorch to find one.
-    models = settings.translator.backend != "none" or "xtts" in settings.engines.wanted()
-    device = decide_device(settings.engines.device, *gpus_present()) if models else "cpu"
+    torch_model = settings.translator.backend == "transformers" or "xtts" in settings.engines.wanted()
+    models = torch_model or settings.translator.backend != "none"
+    device = decide_device(settings.engines.device, *gpus_present(torch_model)) if models else "cpu"
     cloned = find_speakers(settings.server.voices_dir)
     engine = create_engine(settings.engines, cloned, device)
     catalog = build_catalog(settings.server, engine, cloned)

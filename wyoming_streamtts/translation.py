@@ -7,6 +7,7 @@ translation.
 """
 
 import asyncio
+import importlib.util
 import logging
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -43,8 +44,11 @@ class TransformersBackend:
     """NLLB through transformers' AutoModelForSeq2SeqLM."""
 
     def __init__(self, model: str, device: str, download: bool) -> None:
-        import torch  # noqa: PLC0415 - heavy, only when this backend is chosen
-        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer  # noqa: PLC0415
+        try:
+            import torch  # noqa: PLC0415 - heavy, only when this backend is chosen
+            from transformers import AutoModelForSeq2SeqLM, AutoTokenizer  # noqa: PLC0415
+        except ImportError as err:
+            raise TranslationError(f"--translator transformers needs the [nllb-torch] extra: {err}") from err
 
         self._torch = torch
         self.device = device
@@ -71,25 +75,35 @@ class TransformersBackend:
 
 
 class Ct2Backend:
-    """NLLB converted for CTranslate2, quantized to int8."""
+    """NLLB converted for CTranslate2, quantized to int8.
+
+    Tokenized with `tokenizers` alone: transformers imports PyTorch wherever it is installed,
+    seconds at every start, and this backend needs neither.
+    """
 
     def __init__(self, model_dir: Path, device: str, threads: int = 0) -> None:
         import ctranslate2  # noqa: PLC0415
-        from transformers import AutoTokenizer  # noqa: PLC0415
+        from tokenizers import Tokenizer  # noqa: PLC0415
 
         self.device = device
         compute_type = "int8_float16" if device == "cuda" else "int8"
+        tokenizer = model_dir / "tokenizer.json"
+        if not tokenizer.is_file():
+            raise TranslationError(f"{tokenizer} is missing: convert with --copy_files tokenizer.json")
         try:
             self.translator = ctranslate2.Translator(
                 str(model_dir), device=device, compute_type=compute_type, intra_threads=threads
             )
-            self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+            self.tokenizer = Tokenizer.from_file(str(tokenizer))
         except (OSError, RuntimeError, ValueError) as err:
             raise TranslationError(f"Cannot load the CTranslate2 model from {model_dir}: {err}") from err
 
+    def tokens(self, text: str, source: str) -> list[str]:
+        """NLLB's input: the source language's token, the text's pieces, end of sentence."""
+        return [source, *self.tokenizer.encode(text, add_special_tokens=False).tokens, "</s>"]
+
     def translate(self, text: str, source: str, target: str) -> str:
-        self.tokenizer.src_lang = source
-        tokens = self.tokenizer.convert_ids_to_tokens(self.tokenizer.encode(text))
+        tokens = self.tokens(text, source)
         result = self.translator.translate_batch(
             [tokens],
             target_prefix=[[target]],
@@ -97,7 +111,8 @@ class Ct2Backend:
             max_decoding_length=_max_new_tokens(len(tokens)),
         )
         output = result[0].hypotheses[0][1:]  # without the forced language token
-        return str(self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(output), skip_special_tokens=True))
+        ids = [self.tokenizer.token_to_id(token) for token in output]
+        return self.tokenizer.decode([i for i in ids if i is not None], skip_special_tokens=True)
 
 
 def convert_to_ct2(source: Path, destination: Path) -> Path:
@@ -106,6 +121,12 @@ def convert_to_ct2(source: Path, destination: Path) -> Path:
         return destination
     from ctranslate2.converters import TransformersConverter  # noqa: PLC0415
 
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
+        raise TranslationError(
+            f"{source} is not converted for CTranslate2, and converting it needs PyTorch, which this install "
+            "leaves out: convert it once where the [nllb-torch] extra is installed (README, Translation) "
+            "and pass the result as --nllb-model"
+        )
     _LOGGER.info("Converting %s to CTranslate2 int8 in %s", source, destination)
     copy = [name for name in TOKENIZER_FILES if (source / name).is_file()]
     try:

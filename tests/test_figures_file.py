@@ -6,13 +6,14 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from wyoming.client import AsyncTcpClient
-from wyoming.tts import Synthesize
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart
 
 from tests.conftest import assert_well_formed, one_shot, read_reply
 from wyoming_streamtts import figures
@@ -73,6 +74,26 @@ async def test_the_server_stops_while_the_file_takes_no_line(start_server, tmp_p
         server.process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(server.process.wait, 30) == 0
     assert f"{pipe} took no line for 2 s: the figures of 1 requests were not written" in server.log()
+
+
+async def test_a_stop_that_ends_a_stream_waits_for_the_file_only_within_its_bound(start_server, tmp_path):
+    # Grace, closing events and the last figures lines share one bound (grace + 2 s): Docker kills after
+    # 10 s. Before, the file had 2 s of its own after the closing events' 2 s.
+    pipe = tmp_path / "figures.pipe"
+    with stalled_pipe(pipe):
+        server = start_server("--engine", "espeak", "--figures-file", str(pipe), "--shutdown-grace", "1")
+        client = AsyncTcpClient("127.0.0.1", server.port)
+        await client.connect()
+        await client.write_event(SynthesizeStart().event())
+        await client.write_event(SynthesizeChunk(text="This stream is never stopped by its client. ").event())
+        assert (await asyncio.wait_for(client.read_event(), 10)).type == "audio-start"
+        server.process.send_signal(signal.SIGTERM)
+        reply = await read_reply(client, streaming=True, timeout=10)
+        await client.disconnect()
+        assert [error.code for error in reply.errors] == ["server-stopping"]
+        assert await asyncio.to_thread(server.process.wait, 30) == 0
+    waited = re.search(rf"{re.escape(str(pipe))} took no line for ([\d.]+) s", server.log())
+    assert waited is not None and float(waited.group(1)) < 2.0, server.log()[-2000:]
 
 
 async def test_a_pipe_whose_reader_comes_later(start_server, tmp_path):

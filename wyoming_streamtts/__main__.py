@@ -15,12 +15,13 @@ from typing import Any
 from wyoming.server import AsyncServer, AsyncStdioServer
 
 from .cli import SAMPLING_FLAGS, build_parser
-from .connections import ConnectionFactory, Connections, for_wyoming, serve_stdio
+from .connections import CLOSING_BOUND_S, ConnectionFactory, Connections, for_wyoming, serve_stdio
 from .detection import create_detector, detected_languages
 from .devices import decide_device, gpus_present
 from .discovery import Discovery, create_discovery, default_name, multicast_problem
 from .engine import Engine, EngineError
 from .engines import create_engine
+from .figures import CLOSE_TIMEOUT_S as FIGURES_CLOSE_S
 from .figures import FiguresFile
 from .handler import ATTRIBUTION, ServerConfig, StreamTtsEventHandler
 from .languages import LANGUAGES, XTTS_V2_LANGUAGES, normalize_language
@@ -216,12 +217,16 @@ async def main(argv: list[str] | None = None) -> int:
     await config.engine.start()
     connections = Connections(settings.server.max_connections, settings.server.max_connections_per_peer)
     handler_factory = partial(StreamTtsEventHandler, config, connections)
+    loop = asyncio.get_running_loop()
+    stop_by = None
     try:
         if isinstance(server, AsyncStdioServer):
             await serve_stdio(handler_factory)
         else:
             await serve(server, handler_factory, discovery, uri, partial(reload_voices, config))
-            # Announcement withdrawn; running requests get the grace period, then all close.
+            # Announcement withdrawn; running requests get the grace period, then all close. One bound
+            # for the whole stop, the figures file's last lines included: Docker kills after 10 s.
+            stop_by = loop.time() + settings.server.shutdown_grace_s + CLOSING_BOUND_S
             await connections.drain(settings.server.shutdown_grace_s)
             await server.stop()
     except OSError as err:
@@ -230,10 +235,15 @@ async def main(argv: list[str] | None = None) -> int:
     finally:
         await config.engine.close()
         if config.figures is not None:
-            await config.figures.close()
+            await config.figures.close(FIGURES_CLOSE_S if stop_by is None else _rest(stop_by, FIGURES_CLOSE_S))
         if config.translator is not None:
             config.translator.close()
     return 0
+
+
+def _rest(deadline: float, at_most: float) -> float:
+    """Seconds left before the loop-time `deadline`, at most `at_most`; a tenth at the least, for what is written."""
+    return min(at_most, max(0.1, deadline - asyncio.get_running_loop().time()))
 
 
 async def serve(

@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # wyoming-streamtts. GPU image (default: XTTS, needs the NVIDIA container toolkit):
 #   docker build -t wyoming-streamtts .
 # CPU image (gTTS, Piper, espeak-ng and NLLB translation in CTranslate2; no PyTorch, no CUDA):

@@ -65,6 +65,15 @@ async def test_a_failing_engine_falls_back_to_piper_in_one_format(start_server, 
         google.close()
 
 
+async def test_a_fallback_order_without_the_engine_follows_it(start_server, voices):
+    # `--engine piper --fallback espeak` had no fallback at all: the order only gave what came after piper.
+    server = start_server("--engine", "piper", "--fallback", "espeak", "--piper-voices", str(voices))
+    french = await one_shot(server.port, "Bonsoir.", "fr/default")  # Piper has no French voice
+    assert_well_formed(french, streaming=False)
+    assert not french.errors and rms(french.samples) > 500
+    await wait_for_figures(server, voice="fr/default", language="fr", engines=["espeak"])
+
+
 async def test_unusable_voice_files_are_skipped_with_a_warning(start_server, voices):
     (voices / "en_US-broken-medium.onnx").write_bytes(b"not an onnx model" * 100)
     shutil.copy(voices / f"{JOE}.onnx.json", voices / "en_US-broken-medium.onnx.json")

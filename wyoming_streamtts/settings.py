@@ -88,11 +88,12 @@ class EngineSettings:
         return self.piper_voices or self.data_folder() / "piper"
 
     def wanted(self) -> list[str]:
-        """The engines --engine and --fallback name, in order: the one asked for, then those after it."""
+        """The engines --engine and --fallback name, in order: the one asked for, then those after it
+        in the order (all of it when the order does not name it: `--engine piper --fallback espeak`)."""
         order = list(self.fallback)
         if self.engine == "auto":
             return order or ["espeak"]
-        return [self.engine, *(order[order.index(self.engine) + 1 :] if self.engine in order else [])]
+        return [self.engine, *(order[order.index(self.engine) + 1 :] if self.engine in order else order)]
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
+@pytest.mark.timeout(900)  # the bench's own bound below; the quick run takes about 5 minutes
 def test_quick_bench_writes_results():
     result = subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=REPO, capture_output=True,
                             text=True, timeout=900)  # fmt: skip
@@ -28,6 +31,10 @@ def test_quick_bench_writes_results():
             assert row[key]["n"] >= 2 and 0 < row[key]["p50"] <= row[key]["max"]
         assert row["rtf"] > 0 and row["peak_rss_mb"] > 10
     assert len(results["xtts_vocoder"]["stock_s"]) == len(results["xtts_vocoder"]["windowed_s"]) == 4
+    precision = results["xtts_precision"]
+    assert [row["precision"] for row in precision["one_stream"]] == ["fp32", "int8"]
+    assert all(row["rtf"] > 0 for row in precision["one_stream"]) and precision["fidelity"][0]["model"] == "tiny"
+    assert "XTTS GPT precision on the CPU" in result.stdout
     huge = results["huge_reference"]
     assert huge["file_bytes"] == 1 << 30 and huge["read_bytes"] > 0 and huge["peak_rss_mb"] > 10
     assert "GiB reference recording" in result.stdout

@@ -62,6 +62,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         agree_license=args.agree_coqui_license,
         cache_dir=args.cache_dir,
         deepspeed=args.deepspeed,
+        precision=args.xtts_precision,
         stream_chunk_size=args.stream_chunk_size,
         first_chunk_size=args.first_chunk_size,
         sampling={name: getattr(args, name) for name in SAMPLING_FLAGS},

@@ -9,7 +9,7 @@ from typing import Any
 from . import __version__
 from .devices import DEVICES
 from .discovery import default_name
-from .settings import ENGINES, EngineSettings, ServerSettings, TranslatorSettings, XttsSettings
+from .settings import ENGINES, XTTS_PRECISIONS, EngineSettings, ServerSettings, TranslatorSettings, XttsSettings
 from .wire import EventLimits
 
 # Defaults come from the settings classes, so that each is written once.
@@ -271,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="where conditioning latents of cloned voices are kept (default: DATA_DIR/latents)",
     )
     xtts.add_argument("--deepspeed", action="store_true", help="use DeepSpeed on CUDA when installed")
+    xtts.add_argument(
+        "--xtts-precision",
+        choices=XTTS_PRECISIONS,
+        default=XTTS.precision,
+        help="the GPT's precision: int8 (CPU only; about twice as fast there end to end), fp16 (CUDA, MPS), bf16 "
+        "(CUDA, CPU), fp32; auto is int8 on a CPU, fp16 on CUDA, fp32 on MPS. The vocoder stays fp32 "
+        "(default: %(default)s)",
+    )
     xtts.add_argument(
         "--stream-chunk-size",
         type=int,

@@ -49,6 +49,7 @@ def _build_engine(name: str, settings: EngineSettings, cloned: list[Speaker], de
         try:
             from .xtts_engine import XttsEngine  # noqa: PLC0415
             from .xtts_model import resolve_model_dir  # noqa: PLC0415
+            from .xtts_precision import decide_precision  # noqa: PLC0415
         except ImportError as err:
             raise EngineError(
                 f"The xtts engine needs the [xtts] extra (pip install 'wyoming-streamtts[xtts]'): {err}"
@@ -65,6 +66,7 @@ def _build_engine(name: str, settings: EngineSettings, cloned: list[Speaker], de
             first_chunk_size=xtts.first_chunk_size,
             sampling=xtts.sampling,
             deepspeed=xtts.deepspeed,
+            precision=decide_precision(xtts.precision, device),
         )
     if name == "gtts":
         from .gtts_engine import GttsEngine  # noqa: PLC0415 - only load what is used

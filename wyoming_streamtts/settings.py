@@ -44,12 +44,17 @@ class ServerSettings:
     figures_file: Path | None = None  # one JSON line per request
 
 
+# The GPT's precision (xtts_precision.py); auto: int8 on a CPU, fp16 on CUDA, fp32 on Apple's GPU.
+XTTS_PRECISIONS = ("auto", "fp32", "int8", "fp16", "bf16")
+
+
 @dataclass(frozen=True)
 class XttsSettings:
     model: str = "tts_models/multilingual/multi-dataset/xtts_v2"
     agree_license: bool = False
     cache_dir: Path | None = None  # None: DATA_DIR/latents
     deepspeed: bool = False
+    precision: str = "auto"  # as asked for; xtts_precision.decide_precision makes it one for the device
     stream_chunk_size: int = DEFAULT_STREAM_CHUNK_SIZE
     first_chunk_size: int = DEFAULT_FIRST_CHUNK_SIZE
     sampling: dict[str, float | None] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from .latents import LatentCache, Latents
 from .splitter import split_sentences
 from .voices import Speaker
 from .xtts_model import conditioning_latents, fingerprint, load_model, settings
+from .xtts_precision import apply_precision
 from .xtts_stream import fit_sentence
 from .xtts_worker import XttsWorker
 
@@ -38,15 +39,18 @@ class XttsEngine(Engine):
         first_chunk_size: int,
         sampling: dict[str, float | None] | None = None,
         deepspeed: bool = False,
+        precision: str = "fp32",
     ) -> None:
-        """`sampling`: flags that override the checkpoint's own settings (None: the checkpoint's)."""
+        """`sampling`: flags that override the checkpoint's own settings (None: the checkpoint's);
+        `precision`: the GPT's, as xtts_precision.decide_precision chose it."""
         self.model, config = load_model(model_dir, device, deepspeed)
+        gpt_step = apply_precision(self.model, precision, device)
         self.rate: int = config.audio.output_sample_rate  # 24 kHz for XTTS v2
         self._codes = engine_codes(config.languages)  # the checkpoint's own list: 17 for XTTS v2
         self.languages = frozenset(self._codes)
         self.sampling, self.conditioning = settings(config, sampling or {})
         _LOGGER.info("XTTS sampling: %s; cloning: %s", self.sampling, self.conditioning)
-        self.worker = XttsWorker(self.model, self.sampling, stream_chunk_size, first_chunk_size)
+        self.worker = XttsWorker(self.model, self.sampling, stream_chunk_size, first_chunk_size, gpt_step)
         studio = self.model.speaker_manager.speakers if self.model.speaker_manager else {}
         self._studio: dict[str, Latents] = {
             name: (data["gpt_cond_latent"], data["speaker_embedding"]) for name, data in studio.items()

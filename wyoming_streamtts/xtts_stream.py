@@ -11,6 +11,7 @@ all latents, so frame positions line up with a full decode sample for sample.
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
@@ -116,8 +117,10 @@ def stream_sentence(
     stream_chunk_size: int,
     first_chunk_size: int = 0,
     pace: Pace | None = None,
+    gpt_step: Callable[[], AbstractContextManager] = nullcontext,
 ) -> Iterator[torch.Tensor]:
-    """Like `Xtts.inference_stream` for one sentence, with a windowed vocoder and `sampling`."""
+    """Like `Xtts.inference_stream` for one sentence, with a windowed vocoder and `sampling`;
+    each GPT step runs in `gpt_step()` (xtts_precision: autocast for fp16/bf16)."""
     device = model.device
     gpt_cond_latent = gpt_cond_latent.to(device)
     speaker_embedding = speaker_embedding.to(device)
@@ -145,7 +148,7 @@ def stream_sentence(
     planner = ChunkPlanner(first_chunk_size, stream_chunk_size, vocoder.shape(), pace or Pace())
     latents: list[torch.Tensor] = []
     size, new = planner.first_size(), 0
-    for _token, latent in generator:
+    for latent in _gpt_latents(generator, gpt_step):
         latents.append(latent)
         planner.token()
         new += 1
@@ -159,6 +162,17 @@ def stream_sentence(
     planner.finish()
     if latents:
         yield vocoder.decode(torch.cat(latents, dim=0), final=True)
+
+
+def _gpt_latents(generator: Iterator[Any], gpt_step: Callable[[], AbstractContextManager]) -> Iterator[torch.Tensor]:
+    """Each token's latent, in fp32 for the vocoder. The context is entered per step, never across a
+    yield: autocast is per thread, and other sentences run on this thread between our chunks."""
+    while True:
+        with gpt_step():
+            step = next(generator, None)
+        if step is None:
+            return
+        yield step[1].float()
 
 
 def fit_sentence(text: str, too_long: Callable[[str], bool]) -> list[str]:

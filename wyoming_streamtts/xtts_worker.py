@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any, TypeVar
 
@@ -26,9 +27,17 @@ class XttsWorker:
     anyway; a client that leaves stops its sentence at the next chunk.
     """
 
-    def __init__(self, model: Any, sampling: Sampling, stream_chunk_size: int, first_chunk_size: int) -> None:
+    def __init__(
+        self,
+        model: Any,
+        sampling: Sampling,
+        stream_chunk_size: int,
+        first_chunk_size: int,
+        gpt_step: Callable[[], AbstractContextManager] = nullcontext,
+    ) -> None:
         self.model = model
         self.sampling = sampling
+        self.gpt_step = gpt_step
         self.stream_chunk_size = stream_chunk_size
         self.first_chunk_size = first_chunk_size
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts")
@@ -50,6 +59,7 @@ class XttsWorker:
             self.stream_chunk_size,
             self.first_chunk_size,
             self._pace,
+            self.gpt_step,
         )
         return iterate_in_executor(self.executor, lambda: _pcm(sentence()))
 

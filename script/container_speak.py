@@ -11,68 +11,36 @@ import asyncio
 import sys
 from pathlib import Path
 
-import numpy as np
-from wyoming.audio import AudioChunk
 from wyoming.client import AsyncTcpClient
-from wyoming.error import Error
-from wyoming.event import Event
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeVoice
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.recognizer import Listener, word_error_rate  # the repository's own recognizer
+# The repository's own Wyoming client helpers and recognizer, as the tests use them.
+from tests.conftest import assert_well_formed, one_shot, read_reply, stream_request
+from tests.recognizer import Listener, word_error_rate
 
 SENTENCE = "The kitchen lights are on and the front door is locked."
 
 
-async def exchange(port: int, requests: list[Event], streaming: bool, error: str | None = None) -> np.ndarray:
-    """The audio of one answer; raises AssertionError when the events are not a complete answer
-    (or, with `error`, one that ends with that error)."""
-    client = AsyncTcpClient("127.0.0.1", port)
-    await client.connect()
-    try:
-        for event in requests:
-            await client.write_event(event)
-        types: list[str] = []
-        codes: list[str | None] = []
-        pcm = bytearray()
-        async with asyncio.timeout(120):
-            while (event := await client.read_event()) is not None:
-                types.append(event.type)
-                if AudioChunk.is_type(event.type):
-                    pcm += AudioChunk.from_event(event).audio
-                if event.type == "error":
-                    codes.append(Error.from_event(event).code)
-                if event.type == ("synthesize-stopped" if streaming else "audio-stop"):
-                    break
-    except asyncio.IncompleteReadError:
-        # A failed stream's end, as Home Assistant needs it: synthesize-stopped cut off after its header.
-        if not (streaming and codes):
-            raise
-    finally:
-        await client.disconnect()
-    assert codes == ([] if error is None else [error]), (types, codes)
-    assert types[0] == "audio-start" and "audio-stop" in types, types
-    return np.frombuffer(bytes(pcm), dtype=np.int16)
-
-
-def stream(voice: str, text: str) -> list[Event]:
-    start = SynthesizeStart(voice=SynthesizeVoice(name=voice)).event()
-    chunks = [SynthesizeChunk(text=word + " ").event() for word in text.split()]
-    return [start, *chunks, SynthesizeStop().event()]
-
-
 async def check(port: int, open_stream: bool) -> None:
-    if open_stream:
-        requests = stream("en/joe", SENTENCE)[:-1]  # no synthesize-stop: the stream stays open
-        await exchange(port, requests, streaming=True, error="server-stopping")
+    if open_stream:  # no synthesize-stop: the stream stays open until the server stops
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="en/joe")).event())
+            await client.write_event(SynthesizeChunk(text=SENTENCE + " ").event())
+            reply = await read_reply(client, streaming=True, timeout=120)
+        assert [error.code for error in reply.errors] == ["server-stopping"], reply.types
+        assert reply.types[0] == "audio-start" and "audio-stop" in reply.types, reply.types
         return
-    one_shot = await exchange(port, [Synthesize(text=SENTENCE, voice=SynthesizeVoice(name="en/joe")).event()], False)
-    heard = Listener().hear(one_shot)
+    spoken = await one_shot(port, SENTENCE, "en/joe", timeout=120)
+    assert_well_formed(spoken, streaming=False)
+    heard = Listener().hear(spoken.samples)
     assert word_error_rate(SENTENCE, heard) <= 0.25, f"one-shot: heard {heard!r}"
-    streamed = await exchange(port, stream("en/joe", SENTENCE), streaming=True)
-    assert len(streamed) > 24000, f"streamed: {len(streamed)} samples"
-    french = await exchange(port, [Synthesize(text=SENTENCE, voice=SynthesizeVoice(name="fr/default")).event()], False)
-    assert len(french) > 2400, f"fr/default: {len(french)} samples"
+    streamed = await stream_request(port, SENTENCE, "en/joe", piece=7, timeout=120)
+    assert_well_formed(streamed, streaming=True)
+    assert len(streamed.samples) > 24000, f"streamed: {len(streamed.samples)} samples"
+    french = await one_shot(port, SENTENCE, "fr/default", timeout=120)
+    assert_well_formed(french, streaming=False)
+    assert len(french.samples) > 2400, f"fr/default: {len(french.samples)} samples"
 
 
 def main() -> int:

@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import json
 import re
 import shutil
 import socket
@@ -17,7 +16,7 @@ from wyoming.event import async_read_event, async_write_event
 from wyoming.info import Describe
 from wyoming.tts import Synthesize
 
-from tests.conftest import assert_well_formed, describe, free_port, one_shot
+from tests.conftest import ServerProcess, assert_well_formed, describe, free_port, one_shot
 
 CONFIG = Path(__file__).parent.parent / "haproxy" / "wyoming-streamtts.cfg"
 
@@ -54,10 +53,11 @@ def balancer_config(port: int, boxes: dict[str, int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def figures_lines(paths: list[Path], total: int) -> list[int]:
-    """Each file's count of figures lines, once they add up to `total` (each is written after its reply)."""
+async def ended_requests(servers: list[ServerProcess], total: int) -> list[int]:
+    """Each server's count of ended requests (its figures), once they add up to `total` (each is written after
+    its reply)."""
     for _ in range(100):
-        counts = [len(path.read_text().splitlines()) if path.exists() else 0 for path in paths]
+        counts = [len(server.figures()) for server in servers]
         if sum(counts) >= total:
             break
         await asyncio.sleep(0.1)
@@ -89,16 +89,8 @@ def balancer(tmp_path) -> Iterator:
         process.wait(10)
 
 
-async def test_two_servers_behind_haproxy_keep_answering_when_one_is_killed(
-    start_server, balancer, silent_box, tmp_path
-):
-    boxes = {}
-    figures = {}
-    for name in ("box1", "box2"):
-        figures[name] = tmp_path / f"{name}.jsonl"
-        boxes[name] = start_server(
-            "--engine", "espeak", "--max-connections-per-peer", "0", "--figures-file", str(figures[name])
-        )
+async def test_two_servers_behind_haproxy_keep_answering_when_one_is_killed(start_server, balancer, silent_box):
+    boxes = {name: start_server("--engine", "espeak", "--max-connections-per-peer", "0") for name in ("box1", "box2")}
     port, log = balancer({"box1": boxes["box1"].port, "box2": boxes["box2"].port, "silent": silent_box})
     # The check speaks Wyoming: a box that takes connections but does not answer `describe` is down.
     for _ in range(200):
@@ -113,7 +105,7 @@ async def test_two_servers_behind_haproxy_keep_answering_when_one_is_killed(
     for _ in range(6):
         reply = await one_shot(port, "The kitchen lights are on.", timeout=30)
         assert_well_formed(reply, streaming=False)
-    before = await figures_lines([figures["box1"], figures["box2"]], 6)
+    before = await ended_requests([boxes["box1"], boxes["box2"]], 6)
     assert before[0] > 0 and before[1] > 0 and sum(before) == 6  # both boxes spoke
 
     boxes["box1"].process.kill()
@@ -121,8 +113,8 @@ async def test_two_servers_behind_haproxy_keep_answering_when_one_is_killed(
     for _ in range(6):  # at once, before the check has seen it: a refused connection goes to the other box
         reply = await one_shot(port, "The front door is locked.", timeout=30)
         assert_well_formed(reply, streaming=False)
-    assert await figures_lines([figures["box2"]], before[1] + 6) == [before[1] + 6]
-    assert all(json.loads(line)["outcome"] == "finished" for line in figures["box2"].read_text().splitlines())
+    assert await ended_requests([boxes["box2"]], before[1] + 6) == [before[1] + 6]
+    assert boxes["box2"].figures() == boxes["box2"].figures(outcome="finished")
 
 
 async def turned_away(port: int) -> bool:

@@ -237,6 +237,11 @@ async def wait_for_log(server: ServerProcess, pattern: str, timeout: float = 120
     raise AssertionError(f"{pattern!r} not in log:\n{server.log()[-3000:]}")
 
 
+def messages(log: str, level: str) -> list[str]:
+    """What was logged at `level` (WARNING, ERROR), as a user reads it: the messages, whichever module logged them."""
+    return [line.split(":", 2)[2] for line in log.splitlines() if line.startswith(f"{level}:") and line.count(":") >= 2]
+
+
 async def wait_for_figures(server: ServerProcess, timeout: float = 120, count: int = 1, **match: object) -> dict:
     """Wait until `count` requests whose figures equal `match` have ended (default: finished); the last one's."""
     match.setdefault("outcome", "finished")

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from wyoming_streamtts.devices import decide_device
-from wyoming_streamtts.engines import auto_engines
+from wyoming_streamtts.engine_chain import auto_engines
 
 GPUS = {"none": (False, False), "cuda": (True, False), "apple": (False, True), "both": (True, True)}
 
@@ -84,10 +84,10 @@ def test_light_engines_and_ctranslate2_do_not_load_pytorch(translator, tiny_nllb
     if translator == "none":
         args += ["--device", "cuda"]
     code = (
-        "import sys; from wyoming_streamtts.__main__ import create_config, settings_from;"
-        "from wyoming_streamtts.cli import build_parser;"
-        f"config = create_config(settings_from(build_parser().parse_args({args!r})));"
-        "print(config.translator is not None, sorted({'torch', 'transformers'} & set(sys.modules)))"
+        "import sys; from wyoming_streamtts.service import create_service;"
+        "from wyoming_streamtts.cli import build_parser, settings_from;"
+        f"service = create_service(settings_from(build_parser().parse_args({args!r})));"
+        "print(service.translator is not None, sorted({'torch', 'transformers'} & set(sys.modules)))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == f"{translator != 'none'} []"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
 from tests.conftest import Reply, read_reply
 from tests.fake_engine import FakeEngine, Plan
@@ -22,7 +22,8 @@ from wyoming_streamtts.connections import Connections
 from wyoming_streamtts.engine import Engine
 from wyoming_streamtts.fallback import FallbackEngine
 from wyoming_streamtts.figures import FiguresFile
-from wyoming_streamtts.handler import ServerConfig, StreamTtsEventHandler
+from wyoming_streamtts.handler import StreamTtsEventHandler
+from wyoming_streamtts.service import Service
 from wyoming_streamtts.settings import ServerSettings
 from wyoming_streamtts.voices import VoiceCatalog
 
@@ -47,7 +48,7 @@ class Server:
         self.figures_path = figures_path
         self.figures_file = FiguresFile(figures_path)
         settings = ServerSettings(first_clause_chars=0)
-        self.config = ServerConfig(engine, catalog, settings, figures=self.figures_file)
+        self.service = Service(engine, catalog, settings, figures=self.figures_file)
         self.connections = Connections()
         self.port = 0
 
@@ -64,7 +65,7 @@ class Server:
         return [record["outcome"] for record in await self.figures(count)]
 
     def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        return StreamTtsEventHandler(self.config, self.connections, reader, writer).run()
+        return StreamTtsEventHandler(self.service, self.connections, reader, writer).run()
 
 
 @asynccontextmanager
@@ -233,3 +234,31 @@ async def test_the_fallback_chain_speaks_with_the_next_engine_only_before_audio(
         # Audio went out in the first voice: another voice must not finish the sentence.
         assert (await rest(client, streaming=False)).types == ["audio-start", "audio-chunk", "audio-chunk", "error"]
     assert unused.texts == []
+
+
+REFUSALS = {  # what the client sends: (voice, text), and the error it gets
+    "unknown voice": (("xx/nobody", TEXT), "voice-not-found"),
+    "too long": ((None, "x" * 20_001), "text-too-long"),
+    "empty": ((None, " *** "), "empty-text"),
+}
+
+
+@STREAMING
+@pytest.mark.parametrize("refusal", REFUSALS)
+async def test_refused_before_speaking_is_a_request_too(streaming, refusal):
+    (voice, text), code = REFUSALS[refusal]
+    asked = SynthesizeVoice(name=voice) if voice else None
+    engine = FakeEngine(Plan(chunks=2))
+    async with serving(engine) as server, AsyncTcpClient("127.0.0.1", server.port) as client:
+        if streaming:
+            await client.write_event(SynthesizeStart(voice=asked).event())
+            await client.write_event(SynthesizeChunk(text=text).event())
+            await client.write_event(SynthesizeStop().event())
+        else:
+            await client.write_event(Synthesize(text=text, voice=asked).event())
+        reply = await rest(client, streaming)
+        figures = await server.figures(1)
+    assert reply.types == ["error"] and reply.errors[0].code == code
+    assert reply.cut_off is streaming  # a failed stream's ending; one-shot, the connection closed
+    assert [record["outcome"] for record in figures] == ["failed"]  # its one figures line
+    assert figures[0]["voice"] == (voice or "en/default") and engine.texts == []

@@ -10,7 +10,7 @@ import torch
 
 from tests.conftest import ServerProcess, assert_well_formed, one_shot, write_wav
 from tests.tiny_xtts import XTTS_V2_INFERENCE, build_tiny_xtts
-from wyoming_streamtts.xtts_model import conditioning_latents, load_model, settings
+from wyoming_streamtts.xtts_model import conditioning_latents, inference_settings, load_model
 
 VOICE = "en/Ana Florence"  # a studio speaker: no recordings needed
 
@@ -70,7 +70,7 @@ async def test_sampling_comes_from_the_checkpoint_config_and_flags_override_it(s
 
 def test_the_checkpoint_settings_are_the_official_ones(tiny_xtts):
     _model, config = load_model(tiny_xtts, "cpu", deepspeed=False)
-    sampling, conditioning = settings(config, {"temperature": None, "speed": 1.5})
+    sampling, conditioning = inference_settings(config, {"temperature": None, "speed": 1.5})
     assert sampling.generate_options() == {
         name: XTTS_V2_INFERENCE[name]
         for name in ("temperature", "top_p", "top_k", "repetition_penalty", "length_penalty")
@@ -81,7 +81,7 @@ def test_the_checkpoint_settings_are_the_official_ones(tiny_xtts):
 
 def test_cloning_computes_what_coqui_computes_with_the_model_settings(tiny_xtts, tmp_path):
     model, config = load_model(tiny_xtts, "cpu", deepspeed=False)
-    _, conditioning = settings(config, {})
+    _, conditioning = inference_settings(config, {})
     files = [write_wav(tmp_path / "a.wav", 8.0), write_wav(tmp_path / "b.wav", 5.0, pitch=120, rate=44100)]
     ours = conditioning_latents(model, files, conditioning)
     theirs = model.get_conditioning_latents(

@@ -8,7 +8,7 @@ from TTS.tts.configs.xtts_config import XttsConfig
 from TTS.tts.models.xtts import Xtts
 
 from tests.conftest import write_wav
-from wyoming_streamtts.xtts_model import settings
+from wyoming_streamtts.xtts_model import inference_settings
 from wyoming_streamtts.xtts_stream import DEFAULT_CONTEXT_FRAMES, WindowedVocoder, stream_sentence
 from wyoming_streamtts.xtts_worker import XttsWorker
 
@@ -86,7 +86,7 @@ def test_sentences_interleaved_chunk_by_chunk_each_keep_their_own_text(model, tm
     # conditioning + text prefix of generation on the model, one for all.
     cond, speaker = model.get_conditioning_latents(audio_path=[str(write_wav(tmp_path / "ref.wav", 5.0))])
     # deterministic: the same text, the same audio
-    greedy = {"sampling": settings(model.config, {"top_k": 1})[0], "stream_chunk_size": 4}
+    greedy = {"sampling": inference_settings(model.config, {"top_k": 1})[0], "stream_chunk_size": 4}
 
     def alone(text: str) -> list[torch.Tensor]:
         return list(stream_sentence(model, text, "en", cond, speaker, **greedy))
@@ -112,7 +112,7 @@ def test_sentences_interleaved_chunk_by_chunk_each_keep_their_own_text(model, tm
 async def test_the_worker_hands_the_event_loop_pcm_made_on_its_own_thread(model, tmp_path, monkeypatch):
     # `.cpu()` waits for the GPU: done on the loop, it held every connection for as long.
     cond, speaker = model.get_conditioning_latents(audio_path=[str(write_wav(tmp_path / "ref.wav", 5.0))])
-    sampling = settings(model.config, {"top_k": 1})[0]
+    sampling = inference_settings(model.config, {"top_k": 1})[0]
     expected = list(stream_sentence(model, "Turn the lights on.", "en", cond, speaker, sampling, 4))
     threads = []
     to_cpu = torch.Tensor.cpu

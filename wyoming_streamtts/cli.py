@@ -1,345 +1,64 @@
-"""The command line: every flag, with its range check beside it (its default comes from settings.py)."""
+"""The command line: every flag declared once, as data, with its default (from settings.py) and its check.
+
+`settings_from` turns the parsed flags into the typed settings every other module reads.
+"""
 
 import argparse
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .devices import DEVICES
 from .discovery import default_name
-from .settings import ENGINES, XTTS_PRECISIONS, EngineSettings, ServerSettings, TranslatorSettings, XttsSettings
+from .settings import (
+    ENGINES,
+    XTTS_PRECISIONS,
+    EngineSettings,
+    ServerSettings,
+    Settings,
+    TranslatorSettings,
+    XttsSettings,
+)
 from .wire import EventLimits
 
 # Defaults come from the settings classes, so that each is written once.
 SERVER, ENGINE, XTTS, TRANSLATOR, LIMITS = ServerSettings, EngineSettings, XttsSettings, TranslatorSettings, EventLimits
 SAMPLING_FLAGS = ("temperature", "top_p", "top_k", "repetition_penalty", "speed")
+# The help's sections after the general options.
+LIMITS_ON_CLIENTS, TRANSLATION = "limits on clients", "translation (NLLB-200)"
+XTTS_ENGINE, PIPER_ENGINE = "xtts engine", "piper engine"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wyoming-streamtts",
-        description="Streaming text-to-speech server for Home Assistant (Wyoming protocol).",
-    )
-    parser.add_argument(
-        "--uri",
-        default=SERVER.uri,
-        help="where to listen: tcp://HOST:PORT, unix://PATH or stdio:// (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--name",
-        help="name of the TTS program in describe, which Home Assistant titles it by, and of the "
-        f"zeroconf service (default: the zeroconf NAME when given, else {SERVER.name})",
-    )
-    parser.add_argument(
-        "--zeroconf",
-        nargs="?",
-        const="",
-        metavar="NAME",
-        help=f"announce the server to Home Assistant by zeroconf, as NAME (default: --name, else {default_name()})",
-    )
-    parser.add_argument(
-        "--zeroconf-host",
-        help="address to announce (default: the bound address, or this machine's LAN address "
-        "when bound to 0.0.0.0 or ::)",
-    )
-    parser.add_argument(
-        "--voices-dir",
-        type=Path,
-        default=SERVER.voices_dir,
-        help="folder of reference recordings: NAME.wav|mp3|flac or NAME/*.wav is speaker NAME (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--engine",
-        choices=("auto", *ENGINES),
-        default=ENGINE.engine,
-        help="speech engine: xtts (Coqui XTTS v2, cloned voices; needs the [xtts] extra), gtts "
-        "(Google, needs the internet), piper (offline neural voices; needs the [piper] extra) or "
-        "espeak (offline); auto is the first of --fallback that can start, xtts only with a GPU "
-        "(or when --device names one) (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--fallback",
-        type=engine_order,
-        action=Checked,
-        check=unknown_engines,
-        default=",".join(ENGINE.fallback),
-        help="engine order: a request whose engine fails before speaking goes to the next one "
-        "after it; 'none' turns this off (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--language",
-        action="append",
-        metavar="LANG",
-        help="advertise voices only in this language, e.g. sv or pt-BR (repeatable; default: every language the "
-        "engines speak); requests that name no voice are told apart among these languages",
-    )
-    parser.add_argument(
-        "--default-voice",
-        metavar="LANG/SPEAKER",
-        help="voice for requests that name none (default: the first advertised voice)",
-    )
-    parser.add_argument(
-        "--samples-per-chunk",
-        type=int,
-        action=Checked,
-        check=at_least(1),
-        default=SERVER.samples_per_chunk,
-        help="samples in each audio-chunk event, at 24 kHz (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-sentence-chars",
-        type=int,
-        action=Checked,
-        check=at_least(20),
-        default=SERVER.max_sentence_chars,
-        help="longer sentences are cut at a comma or space before synthesis (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--first-clause-chars",
-        type=int,
-        action=Checked,
-        check=not_negative,
-        default=SERVER.first_clause_chars,
-        metavar="N",
-        help="with streaming input and no translator, speak a long first sentence from its first "
-        "clause (comma, semicolon, colon, dash) once it holds N characters; 0 waits for the whole "
-        "sentence (default: %(default)s)",
-    )
-    limits = parser.add_argument_group("limits on clients")
-    limits.add_argument(
-        "--max-text-chars",
-        type=int,
-        action=Checked,
-        check=positive,
-        default=SERVER.max_text_chars,
-        help="longest text one request may carry; longer gets a text-too-long error (default: %(default)s)",
-    )
-    limits.add_argument(
-        "--max-event-bytes",
-        type=int,
-        action=Checked,
-        check=at_least(1024),
-        default=LIMITS.max_bytes,
-        help="largest event a client may send (header line, data and payload); larger gets an "
-        "event-too-large error and the connection is closed (default: %(default)s)",
-    )
-    limits.add_argument(
-        "--read-timeout",
-        type=float,
-        action=Checked,
-        check=positive,
-        default=LIMITS.read_timeout_s,
-        help="seconds a client may take to finish an event it has begun sending (default: %(default)s)",
-    )
-    limits.add_argument(
-        "--idle-timeout",
-        type=float,
-        action=Checked,
-        check=not_negative,
-        default=LIMITS.idle_timeout_s,
-        help="seconds a connection with no request running may stay silent before it gets an "
-        "idle-timeout error and is closed; 0 never closes it (default: %(default)s)",
-    )
-    limits.add_argument(
-        "--stream-idle-timeout",
-        type=float,
-        action=Checked,
-        check=not_negative,
-        default=LIMITS.stream_idle_timeout_s,
-        help="seconds an open stream (synthesize-start) may go without text before it ends with a "
-        "stream-idle-timeout error and the connection is closed; 0 never ends it (default: %(default)s)",
-    )
-    limits.add_argument(
-        "--write-timeout",
-        type=float,
-        action=Checked,
-        check=positive,
-        default=SERVER.write_timeout_s,
-        help="seconds a client may stop reading before it is dropped (default: %(default)s)",
-    )
-    limits.add_argument(
-        "--max-connections",
-        type=int,
-        action=Checked,
-        check=positive,
-        default=SERVER.max_connections,
-        help="connections open at once; when all are taken, a newcomer from another address closes the "
-        "longest-idle connection of the address that holds the most (default: %(default)s)",
-    )
-    limits.add_argument(
-        "--max-connections-per-peer",
-        type=int,
-        action=Checked,
-        check=not_negative,
-        default=SERVER.max_connections_per_peer,
-        metavar="N",
-        help="connections one client address may hold; more get a too-many-connections error, so one "
-        "device cannot take every place; 0: no limit, e.g. behind a load balancer (default: %(default)s)",
-    )
-    limits.add_argument(
-        "--shutdown-grace",
-        type=float,
-        action=Checked,
-        check=not_negative,
-        default=SERVER.shutdown_grace_s,
-        help="seconds running requests may take to finish on SIGTERM before they end with an "
-        "error (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--no-streaming",
-        action="store_true",
-        help="do not advertise or accept streaming text input (synthesize-start/chunk/stop)",
-    )
-    parser.add_argument(
-        "--keep-markdown",
-        action="store_true",
-        help="read the text as it comes; by default markdown (an LLM's **, #, lists, links, URLs, "
-        "code blocks) and emoji are turned into what a person would read aloud",
-    )
-    parser.add_argument(
-        "--gtts-tld",
-        default=ENGINE.gtts_tld,
-        help="Google Translate domain for gtts, e.g. com, co.uk, fr (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--gtts-timeout",
-        type=float,
-        default=ENGINE.gtts_timeout_s,
-        help="seconds to wait for each answer from Google before failing (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--device",
-        choices=DEVICES,
-        default=ENGINE.device,
-        help="where XTTS and NLLB run; auto picks a CUDA GPU, else an Apple GPU (MPS), else the CPU "
-        "(default: %(default)s)",
-    )
-    translation = parser.add_argument_group("translation (NLLB-200)")
-    translation.add_argument(
-        "--translator",
-        choices=("none", "transformers", "ctranslate2"),
-        default=TRANSLATOR.backend,
-        help="translate text into each voice's language: transformers (fp32 CPU / bf16 GPU) or "
-        "ctranslate2 (int8); none speaks the text as it comes (default: %(default)s)",
-    )
-    translation.add_argument(
-        "--source-language",
-        default=TRANSLATOR.source_language,
-        help="language of incoming text, or auto to detect it per sentence (default: %(default)s)",
-    )
-    translation.add_argument(
-        "--nllb-model",
-        default=TRANSLATOR.model,
-        help="NLLB folder (transformers, or converted for ctranslate2) or a model id to "
-        "--download (default: %(default)s)",
-    )
-    translation.add_argument(
-        "--translation-cache",
-        type=int,
-        default=TRANSLATOR.cache,
-        help="translations kept for repeated phrases (default: %(default)s)",
-    )
-    xtts = parser.add_argument_group("xtts engine")
-    xtts.add_argument(
-        "--xtts-model",
-        default=XTTS.model,
-        help="folder with config.json, model.pth, vocab.json (and speakers_xtts.pth), "
-        "or a coqui model name to --download (default: %(default)s)",
-    )
-    xtts.add_argument(
-        "--download",
-        action="store_true",
-        help="download the named XTTS and NLLB models if they are not there yet",
-    )
-    xtts.add_argument(
-        "--agree-coqui-license",
-        action="store_true",
-        help="accept the Coqui Public Model License of XTTS v2 (https://coqui.ai/cpml), "
-        "needed to download it; COQUI_TOS_AGREED=1 does the same",
-    )
-    xtts.add_argument(
-        "--data-dir",
-        type=Path,
-        help="where downloaded models, converted NLLB models and the latent cache live "
-        "(default: $XDG_DATA_HOME/wyoming-streamtts, else ~/.local/share/wyoming-streamtts)",
-    )
-    xtts.add_argument(
-        "--cache-dir",
-        type=Path,
-        help="where conditioning latents of cloned voices are kept (default: DATA_DIR/latents)",
-    )
-    xtts.add_argument("--deepspeed", action="store_true", help="use DeepSpeed on CUDA when installed")
-    xtts.add_argument(
-        "--xtts-precision",
-        choices=XTTS_PRECISIONS,
-        default=XTTS.precision,
-        help="the GPT's precision: int8 (CPU only; about twice as fast there end to end), fp16 (CUDA, MPS), bf16 "
-        "(CUDA, CPU), fp32; auto is int8 on a CPU, fp16 on CUDA, fp32 on MPS. The vocoder stays fp32 "
-        "(default: %(default)s)",
-    )
-    xtts.add_argument(
-        "--stream-chunk-size",
-        type=int,
-        action=Checked,
-        check=at_least(1),
-        default=XTTS.stream_chunk_size,
-        help="GPT tokens per streamed audio chunk once a sentence is under way (default: %(default)s)",
-    )
-    xtts.add_argument(
-        "--first-chunk-size",
-        type=int,
-        action=Checked,
-        check=at_least(0),
-        default=XTTS.first_chunk_size,
-        metavar="N",
-        help="GPT tokens of each sentence's first chunk, so that audio starts sooner; later chunks grow "
-        "as the audio already sent allows, up to --stream-chunk-size; 0 for a fixed size (default: %(default)s)",
-    )
-    # Sampling: the checkpoint's config.json gives each (fine-tuned models ship their own).
-    checkpoint = "(default: the model's config.json)"
-    xtts.add_argument(
-        "--temperature", type=within(float, 0.01, 2.0), help=f"randomness of the speech, 0.01-2 {checkpoint}"
-    )
-    xtts.add_argument("--top-p", type=within(float, 0.01, 1.0), help=f"nucleus sampling, 0.01-1 {checkpoint}")
-    xtts.add_argument("--top-k", type=within(int, 1, 1026), help=f"tokens sampled from, 1-1026 {checkpoint}")
-    xtts.add_argument(
-        "--repetition-penalty", type=within(float, 1.0, 20.0), help=f"against repeated sounds, 1-20 {checkpoint}"
-    )
-    xtts.add_argument(
-        "--speed", type=within(float, 0.25, 4.0), help="speaking rate of XTTS voices, 0.25-4 (default: 1.0)"
-    )
-    piper = parser.add_argument_group("piper engine")
-    piper.add_argument(
-        "--piper-voices",
-        type=Path,
-        metavar="DIR",
-        help="folder of Piper voices: each NAME.onnx with its NAME.onnx.json (default: DATA_DIR/piper)",
-    )
-    piper.add_argument(
-        "--download-piper-voice",
-        action="append",
-        metavar="NAME",
-        help="download this Piper voice (e.g. de_DE-thorsten-medium) into the Piper voices folder "
-        "if it is not there yet (repeatable)",
-    )
-    parser.add_argument(
-        "--figures-file",
-        type=Path,
-        metavar="PATH",
-        help="append one JSON line per request to PATH: voice, language, how it ended, engines that spoke, "
-        "characters, first chunk, the engine's first chunk, audio and wall seconds (never the text); "
-        "written on a thread of its own, so a file or pipe that takes no line for now holds up no request",
-    )
-    parser.add_argument("--debug", action="store_true", help="log at DEBUG level (includes text)")
-    parser.add_argument(
-        "--log-format",
-        default=logging.BASIC_FORMAT,
-        help="Python logging format (default: %(default)s)",
-    )
-    parser.add_argument("--version", action="version", version=__version__)
-    return parser
+@dataclass(frozen=True)
+class Flag:
+    """One flag as argparse is told of it; `check` runs on its value as it is parsed (a bad one names the flag)."""
+
+    name: str
+    help: str
+    default: Any = None
+    type: Callable[[str], Any] | None = None
+    check: Callable[[Any], str | None] | None = None
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+    action: str | None = None  # "store_true" (a switch) or "append" (repeatable)
+    const: str | None = None  # the value of the flag given bare (--zeroconf)
+    group: str | None = None  # its section of the help (None: the general options)
+
+    def add_to(self, parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+        kwargs: dict[str, Any] = {"help": self.help}
+        if self.default is not None and "(default" not in self.help:
+            kwargs["help"] = f"{self.help} (default: %(default)s)"
+        if self.check is not None:
+            kwargs.update(action=Checked, check=self.check)
+        if self.const is not None:
+            kwargs.update(nargs="?", const=self.const)
+        for key in ("action", "default", "type", "choices", "metavar"):
+            if (value := getattr(self, key)) is not None:
+                kwargs[key] = value
+        parser.add_argument(self.name, **kwargs)
 
 
 def within(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], float]:
@@ -355,21 +74,6 @@ def within(kind: Callable[[str], float], low: float, high: float) -> Callable[[s
         return value
 
     return parse
-
-
-class Checked(argparse.Action):
-    """A flag whose value is checked where the flag is declared: a bad one stops the start, naming the flag."""
-
-    def __init__(self, *args: Any, check: Callable[[Any], str | None], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.check = check
-
-    def __call__(
-        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: Any = None
-    ) -> None:
-        if (problem := self.check(values)) is not None:
-            parser.error(f"{option_string} {problem}")
-        setattr(namespace, self.dest, values)
 
 
 def at_least(minimum: int) -> Callable[[float], str | None]:
@@ -394,3 +98,212 @@ def engine_order(value: str) -> tuple[str, ...]:
 def unknown_engines(names: tuple[str, ...]) -> str | None:
     unknown = [name for name in names if name not in ENGINES]
     return f"names unknown engines: {', '.join(unknown)} (known: {', '.join(ENGINES)})" if unknown else None
+
+
+# fmt: off
+FLAGS = (
+    Flag("--uri", default=SERVER.uri,
+        help="where to listen: tcp://HOST:PORT, unix://PATH or stdio://"),
+    Flag("--name",
+        help="name of the TTS program in describe, which Home Assistant titles it by, and of the zeroconf service "
+        f"(default: the zeroconf NAME when given, else {SERVER.name})"),
+    Flag("--zeroconf", const="", metavar="NAME",
+        help=f"announce the server to Home Assistant by zeroconf, as NAME (default: --name, else {default_name()})"),
+    Flag("--zeroconf-host",
+        help="address to announce (default: the bound address, or this machine's LAN address when bound to 0.0.0.0"
+        " or ::)"),
+    Flag("--voices-dir", type=Path, default=SERVER.voices_dir,
+        help="folder of reference recordings: NAME.wav|mp3|flac or NAME/*.wav is speaker NAME"),
+    Flag("--engine", choices=("auto", *ENGINES), default=ENGINE.engine,
+        help="speech engine: xtts (Coqui XTTS v2, cloned voices; needs the [xtts] extra), gtts (Google, needs the "
+        "internet), piper (offline neural voices; needs the [piper] extra) or espeak (offline); auto is the "
+        "first of --fallback that can start, xtts only with a GPU (or when --device names one)"),
+    Flag("--fallback", type=engine_order, check=unknown_engines, default=",".join(ENGINE.fallback),
+        help="engine order: a request whose engine fails before speaking goes to the next one after it; 'none' "
+        "turns this off"),
+    Flag("--language", action="append", metavar="LANG",
+        help="advertise voices only in this language, e.g. sv or pt-BR (repeatable; default: every language the "
+        "engines speak); requests that name no voice are told apart among these languages"),
+    Flag("--default-voice", metavar="LANG/SPEAKER",
+        help="voice for requests that name none (default: the first advertised voice)"),
+    Flag("--samples-per-chunk", type=int, check=at_least(1), default=SERVER.samples_per_chunk,
+        help="samples in each audio-chunk event, at 24 kHz"),
+    Flag("--max-sentence-chars", type=int, check=at_least(20), default=SERVER.max_sentence_chars,
+        help="longer sentences are cut at a comma or space before synthesis"),
+    Flag("--first-clause-chars", type=int, check=not_negative, default=SERVER.first_clause_chars, metavar="N",
+        help="with streaming input and no translator, speak a long first sentence from its first clause (comma, "
+        "semicolon, colon, dash) once it holds N characters; 0 waits for the whole sentence"),
+    Flag("--max-text-chars", type=int, check=positive, default=SERVER.max_text_chars, group=LIMITS_ON_CLIENTS,
+        help="longest text one request may carry; longer gets a text-too-long error"),
+    Flag("--max-event-bytes", type=int, check=at_least(1024), default=LIMITS.max_bytes, group=LIMITS_ON_CLIENTS,
+        help="largest event a client may send (header line, data and payload); larger gets an event-too-large "
+        "error and the connection is closed"),
+    Flag("--read-timeout", type=float, check=positive, default=LIMITS.read_timeout_s, group=LIMITS_ON_CLIENTS,
+        help="seconds a client may take to finish an event it has begun sending"),
+    Flag("--idle-timeout", type=float, check=not_negative, default=LIMITS.idle_timeout_s, group=LIMITS_ON_CLIENTS,
+        help="seconds a connection with no request running may stay silent before it gets an idle-timeout error "
+        "and is closed; 0 never closes it"),
+    Flag("--stream-idle-timeout", type=float, check=not_negative, default=LIMITS.stream_idle_timeout_s,
+        group=LIMITS_ON_CLIENTS,
+        help="seconds an open stream (synthesize-start) may go without text before it ends with a "
+        "stream-idle-timeout error and the connection is closed; 0 never ends it"),
+    Flag("--write-timeout", type=float, check=positive, default=SERVER.write_timeout_s, group=LIMITS_ON_CLIENTS,
+        help="seconds a client may stop reading before it is dropped"),
+    Flag("--max-connections", type=int, check=positive, default=SERVER.max_connections, group=LIMITS_ON_CLIENTS,
+        help="connections open at once; when all are taken, a newcomer from another address closes the "
+        "longest-idle connection of the address that holds the most"),
+    Flag("--max-connections-per-peer", type=int, check=not_negative, default=SERVER.max_connections_per_peer,
+        metavar="N", group=LIMITS_ON_CLIENTS,
+        help="connections one client address may hold; more get a too-many-connections error, so one device cannot"
+        " take every place; 0: no limit, e.g. behind a load balancer"),
+    Flag("--shutdown-grace", type=float, check=not_negative, default=SERVER.shutdown_grace_s, group=LIMITS_ON_CLIENTS,
+        help="seconds running requests may take to finish on SIGTERM before they end with an error"),
+    Flag("--no-streaming", action="store_true",
+        help="do not advertise or accept streaming text input (synthesize-start/chunk/stop)"),
+    Flag("--keep-markdown", action="store_true",
+        help="read the text as it comes; by default markdown (an LLM's **, #, lists, links, URLs, code blocks) and"
+        " emoji are turned into what a person would read aloud"),
+    Flag("--gtts-tld", default=ENGINE.gtts_tld,
+        help="Google Translate domain for gtts, e.g. com, co.uk, fr"),
+    Flag("--gtts-timeout", type=float, default=ENGINE.gtts_timeout_s,
+        help="seconds to wait for each answer from Google before failing"),
+    Flag("--device", choices=DEVICES, default=ENGINE.device,
+        help="where XTTS and NLLB run; auto picks a CUDA GPU, else an Apple GPU (MPS), else the CPU"),
+    Flag("--translator", choices=("none", "transformers", "ctranslate2"), default=TRANSLATOR.backend,
+        group=TRANSLATION,
+        help="translate text into each voice's language: transformers (fp32 CPU / bf16 GPU) or ctranslate2 (int8);"
+        " none speaks the text as it comes"),
+    Flag("--source-language", default=TRANSLATOR.source_language, group=TRANSLATION,
+        help="language of incoming text, or auto to detect it per sentence"),
+    Flag("--nllb-model", default=TRANSLATOR.model, group=TRANSLATION,
+        help="NLLB folder (transformers, or converted for ctranslate2) or a model id to --download"),
+    Flag("--translation-cache", type=int, default=TRANSLATOR.cache, group=TRANSLATION,
+        help="translations kept for repeated phrases"),
+    Flag("--xtts-model", default=XTTS.model, group=XTTS_ENGINE,
+        help="folder with config.json, model.pth, vocab.json (and speakers_xtts.pth), or a coqui model name to "
+        "--download"),
+    Flag("--download", action="store_true", group=XTTS_ENGINE,
+        help="download the named XTTS and NLLB models if they are not there yet"),
+    Flag("--agree-coqui-license", action="store_true", group=XTTS_ENGINE,
+        help="accept the Coqui Public Model License of XTTS v2 (https://coqui.ai/cpml), needed to download it; "
+        "COQUI_TOS_AGREED=1 does the same"),
+    Flag("--data-dir", type=Path, group=XTTS_ENGINE,
+        help="where downloaded models, converted NLLB models and the latent cache live (default: "
+        "$XDG_DATA_HOME/wyoming-streamtts, else ~/.local/share/wyoming-streamtts)"),
+    Flag("--cache-dir", type=Path, group=XTTS_ENGINE,
+        help="where conditioning latents of cloned voices are kept (default: DATA_DIR/latents)"),
+    Flag("--deepspeed", action="store_true", group=XTTS_ENGINE,
+        help="use DeepSpeed on CUDA when installed"),
+    Flag("--xtts-precision", choices=XTTS_PRECISIONS, default=XTTS.precision, group=XTTS_ENGINE,
+        help="the GPT's precision: int8 (CPU only; about twice as fast there end to end), fp16 (CUDA, MPS), bf16 "
+        "(CUDA, CPU), fp32; auto is int8 on a CPU, fp16 on CUDA, fp32 on MPS. The vocoder stays fp32"),
+    Flag("--stream-chunk-size", type=int, check=at_least(1), default=XTTS.stream_chunk_size, group=XTTS_ENGINE,
+        help="GPT tokens per streamed audio chunk once a sentence is under way"),
+    Flag("--first-chunk-size", type=int, check=at_least(0), default=XTTS.first_chunk_size, metavar="N",
+        group=XTTS_ENGINE,
+        help="GPT tokens of each sentence's first chunk, so that audio starts sooner; later chunks grow as the "
+        "audio already sent allows, up to --stream-chunk-size; 0 for a fixed size"),
+    Flag("--temperature", type=within(float, 0.01, 2.0), group=XTTS_ENGINE,
+        help="randomness of the speech, 0.01-2 (default: the model's config.json)"),
+    Flag("--top-p", type=within(float, 0.01, 1.0), group=XTTS_ENGINE,
+        help="nucleus sampling, 0.01-1 (default: the model's config.json)"),
+    Flag("--top-k", type=within(int, 1, 1026), group=XTTS_ENGINE,
+        help="tokens sampled from, 1-1026 (default: the model's config.json)"),
+    Flag("--repetition-penalty", type=within(float, 1.0, 20.0), group=XTTS_ENGINE,
+        help="against repeated sounds, 1-20 (default: the model's config.json)"),
+    Flag("--speed", type=within(float, 0.25, 4.0), group=XTTS_ENGINE,
+        help="speaking rate of XTTS voices, 0.25-4 (default: 1.0)"),
+    Flag("--piper-voices", type=Path, metavar="DIR", group=PIPER_ENGINE,
+        help="folder of Piper voices: each NAME.onnx with its NAME.onnx.json (default: DATA_DIR/piper)"),
+    Flag("--download-piper-voice", action="append", metavar="NAME", group=PIPER_ENGINE,
+        help="download this Piper voice (e.g. de_DE-thorsten-medium) into the Piper voices folder if it is not "
+        "there yet (repeatable)"),
+    Flag("--figures-file", type=Path, metavar="PATH",
+        help="append one JSON line per request to PATH: voice, language, how it ended, engines that spoke, "
+        "characters, first chunk, the engine's first chunk, audio and wall seconds (never the text); written "
+        "on a thread of its own, so a file or pipe that takes no line for now holds up no request"),
+    Flag("--debug", action="store_true",
+        help="log at DEBUG level (includes text)"),
+    Flag("--log-format", default=logging.BASIC_FORMAT,
+        help="Python logging format"),
+)
+# fmt: on
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wyoming-streamtts",
+        description="Streaming text-to-speech server for Home Assistant (Wyoming protocol).",
+    )
+    sections: dict[str | None, argparse.ArgumentParser | argparse._ArgumentGroup] = {None: parser}
+    for flag in FLAGS:
+        if flag.group not in sections:
+            sections[flag.group] = parser.add_argument_group(flag.group)
+        flag.add_to(sections[flag.group])
+    parser.add_argument("--version", action="version", version=__version__)
+    return parser
+
+
+class Checked(argparse.Action):
+    """A flag whose value is checked where the flag is declared: a bad one stops the start, naming the flag."""
+
+    def __init__(self, *args: Any, check: Callable[[Any], str | None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.check = check
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: Any = None
+    ) -> None:
+        if (problem := self.check(values)) is not None:
+            parser.error(f"{option_string} {problem}")
+        setattr(namespace, self.dest, values)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The typed settings of parsed flags."""
+    limits = EventLimits(args.max_event_bytes, args.read_timeout, args.idle_timeout, args.stream_idle_timeout)
+    server = ServerSettings(
+        uri=args.uri,
+        name=args.name or args.zeroconf or ServerSettings.name,
+        zeroconf=None if args.zeroconf is None else args.zeroconf or args.name or default_name(),
+        zeroconf_host=args.zeroconf_host,
+        voices_dir=args.voices_dir,
+        languages=tuple(args.language or ()),
+        default_voice=args.default_voice,
+        samples_per_chunk=args.samples_per_chunk,
+        streaming=not args.no_streaming,
+        speakable=not args.keep_markdown,
+        max_sentence_chars=args.max_sentence_chars,
+        first_clause_chars=args.first_clause_chars,
+        max_text_chars=args.max_text_chars,
+        write_timeout_s=args.write_timeout,
+        limits=limits,
+        max_connections=args.max_connections,
+        max_connections_per_peer=args.max_connections_per_peer,
+        shutdown_grace_s=args.shutdown_grace,
+        figures_file=args.figures_file,
+    )
+    xtts = XttsSettings(
+        model=args.xtts_model,
+        agree_license=args.agree_coqui_license,
+        cache_dir=args.cache_dir,
+        deepspeed=args.deepspeed,
+        precision=args.xtts_precision,
+        stream_chunk_size=args.stream_chunk_size,
+        first_chunk_size=args.first_chunk_size,
+        sampling={name: getattr(args, name) for name in SAMPLING_FLAGS},
+    )
+    engines = EngineSettings(
+        engine=args.engine,
+        fallback=args.fallback,
+        device=args.device,
+        data_dir=args.data_dir,
+        download=args.download,
+        xtts=xtts,
+        gtts_tld=args.gtts_tld,
+        gtts_timeout_s=args.gtts_timeout,
+        piper_voices=args.piper_voices,
+        download_piper_voices=tuple(args.download_piper_voice or ()),
+    )
+    translator = TranslatorSettings(args.translator, args.source_language, args.nllb_model, args.translation_cache)
+    return Settings(server, engines, translator)

@@ -35,12 +35,12 @@ class RequestFigures:
     engines: list[str] = field(default_factory=list)  # in the order they spoke (more than one after a fallback)
     engine_chunks: list[int] = field(default_factory=list)  # samples of each chunk the engine made
 
-    def describe(self, default_engine: str) -> str:
+    def describe(self) -> str:
         def ms(seconds: float | None) -> str:
             return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
 
         return (
-            f"voice={self.voice} language={self.language} engine={','.join(self.engines) or default_engine} "
+            f"voice={self.voice} language={self.language} engine={','.join(self.engines) or '-'} "
             f"chars={self.chars} first_chunk={ms(self.first_chunk_s)} engine_first={ms(self.engine_first_s)} "
             f"audio={self.audio_s:.2f} s wall={self.wall_s:.2f} s"
         )

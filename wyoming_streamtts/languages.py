@@ -8,7 +8,7 @@ rows by `normalize_language`; tests/test_languages.py checks the table against t
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .wire import clip
+from .echo import clip
 
 
 @dataclass(frozen=True)

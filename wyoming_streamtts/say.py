@@ -23,7 +23,8 @@ from wyoming.error import Error
 from wyoming.event import Event, async_write_event
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from .wire import Deadline, EventLimits, ProtocolError, clip, read_event
+from .echo import clip
+from .wire import Deadline, EventLimits, ProtocolError, read_event
 
 _LOGGER = logging.getLogger(__name__)
 

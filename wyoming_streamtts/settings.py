@@ -92,7 +92,7 @@ class EngineSettings:
     def piper_folder(self) -> Path:
         return self.piper_voices or self.data_folder() / "piper"
 
-    def wanted(self) -> list[str]:
+    def engine_order(self) -> list[str]:
         """The engines --engine and --fallback name, in order: the one asked for, then those after it
         in the order (all of it when the order does not name it: `--engine piper --fallback espeak`)."""
         order = list(self.fallback)

@@ -52,10 +52,15 @@ def _is_abbreviation(text: str, period: int, start: int) -> bool:
     return len(word) == 1 and word.isalpha() and word.isupper() and word != "I"
 
 
+def has_words(text: str) -> bool:
+    """Whether there is anything to say in `text` (punctuation and space alone are silence)."""
+    return any(char.isalnum() for char in text)
+
+
 def _clean(sentence: str) -> str | None:
     """Fold white space; drop pieces with nothing to say (only punctuation)."""
     cleaned = _SPACES.sub(" ", sentence).strip()
-    if not any(char.isalnum() for char in cleaned):
+    if not has_words(cleaned):
         if cleaned:
             _LOGGER.debug("Skipping %r: nothing to say", cleaned[:40])
         return None

@@ -15,8 +15,8 @@ import miniaudio
 from wyoming.info import Attribution, TtsVoice
 from wyoming.tts import SynthesizeVoice
 
+from .echo import clip
 from .languages import LANGUAGES, UnknownLanguageError, normalize_language, ordered, region_of
-from .wire import clip
 
 _LOGGER = logging.getLogger(__name__)
 

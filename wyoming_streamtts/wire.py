@@ -24,16 +24,6 @@ DEFAULT_STREAM_IDLE_TIMEOUT_S = 120.0
 DEFAULT_IDLE_TIMEOUT_S = 60.0
 
 
-def clip(text: str, limit: int = 200) -> str:
-    """A string that may come from a client, as it may be echoed in a reply or a log line: short, and
-    with line breaks, escape sequences and other unprintable characters escaped (`\\n`, `\\x1b`), so
-    that no client can write a line of its own into the log or colour the terminal that shows it."""
-    cut = text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
-    if cut.isprintable():
-        return cut
-    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in cut)
-
-
 class ProtocolError(Exception):
     """The client sent something that is not a Wyoming event we accept."""
 
@@ -157,24 +147,3 @@ def _length(header: dict[str, Any], key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ProtocolError(f"Event {key} is not a length: {value!r}")
     return value
-
-
-# The header of a synthesize-stopped whose announced data never comes.
-CUT_OFF_STOPPED = b'{"type": "synthesize-stopped", "data_length": 2}\n'
-
-
-def describe_event(event: Event) -> str:
-    """An event for the debug log: its type and sizes, and the text of text-carrying events (never audio)."""
-    parts = [clip(event.type)]
-    if event.data:
-        parts.append(f"data={len(json.dumps(event.data, ensure_ascii=False).encode())} bytes")
-    if event.payload:
-        parts.append(f"payload={len(event.payload)} bytes")
-    if event.type in _TEXT_EVENTS:
-        for key in ("voice", "text", "code"):
-            if key in event.data:
-                parts.append(f"{key}={event.data[key]!r}")
-    return " ".join(parts)
-
-
-_TEXT_EVENTS = {"synthesize", "synthesize-start", "synthesize-chunk", "error"}

@@ -14,7 +14,7 @@ from .languages import engine_codes
 from .latents import LatentCache, Latents
 from .splitter import split_sentences
 from .voices import Speaker
-from .xtts_model import conditioning_latents, fingerprint, load_model, settings
+from .xtts_model import conditioning_latents, fingerprint, inference_settings, load_model
 from .xtts_precision import apply_precision
 from .xtts_stream import fit_sentence
 from .xtts_worker import XttsWorker
@@ -48,7 +48,7 @@ class XttsEngine(Engine):
         self.rate: int = config.audio.output_sample_rate  # 24 kHz for XTTS v2
         self._codes = engine_codes(config.languages)  # the checkpoint's own list: 17 for XTTS v2
         self.languages = frozenset(self._codes)
-        self.sampling, self.conditioning = settings(config, sampling or {})
+        self.sampling, self.conditioning = inference_settings(config, sampling or {})
         _LOGGER.info("XTTS sampling: %s; cloning: %s", self.sampling, self.conditioning)
         self.worker = XttsWorker(self.model, self.sampling, stream_chunk_size, first_chunk_size, gpt_step)
         studio = self.model.speaker_manager.speakers if self.model.speaker_manager else {}

@@ -66,7 +66,7 @@ class Conditioning:
     sound_norm_refs: bool
 
 
-def settings(config: XttsConfig, overrides: dict[str, float | None]) -> tuple[Sampling, Conditioning]:
+def inference_settings(config: XttsConfig, overrides: dict[str, float | None]) -> tuple[Sampling, Conditioning]:
     """The checkpoint's own inference settings (fine-tuned models ship theirs), with the flags given."""
     chosen = {name: getattr(config, name) for name in ("temperature", "top_p", "top_k", "repetition_penalty")}
     chosen.update({name: value for name, value in overrides.items() if value is not None})

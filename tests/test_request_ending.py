@@ -1,40 +1,39 @@
 """A request's answer when it is stopped at the very moment it is ending by itself."""
 
 import asyncio
-from types import SimpleNamespace
 
 import pytest
 from wyoming.audio import AudioStop
 from wyoming.event import Event
+from wyoming.tts import SynthesizeVoice
 
 from wyoming_streamtts.espeak_engine import EspeakEngine
-from wyoming_streamtts.request import SERVER_STOPPING, Outcome, Request
+from wyoming_streamtts.reply import SERVER_STOPPING, Outcome
+from wyoming_streamtts.request import Request
+from wyoming_streamtts.service import Service
 from wyoming_streamtts.settings import ServerSettings
 from wyoming_streamtts.translation import Translator
-from wyoming_streamtts.voices import Voice
+from wyoming_streamtts.voices import VoiceCatalog
 
 
-class Client:
-    """A connection that records what the request writes, and how it ends the answer."""
+class Outbox:
+    """A connection's writing side that records what the request's reply writes, and how it ends the answer."""
 
     def __init__(self, write, end_failed) -> None:
-        self.write_event = write
+        self.write = write
         self.end_failed_stream = end_failed
 
     def close(self) -> None:
         pass
 
 
-def request(voice: Voice, write, end_failed, streaming: bool, text: str, translator=None) -> Request:
-    shared = SimpleNamespace(
-        settings=ServerSettings(first_clause_chars=0), engine=EspeakEngine(), translator=translator, figures=None
-    )
-    started = Request(shared, voice, Client(write, end_failed), streaming)
-    if streaming:
-        asyncio.get_running_loop().create_task(started.feed(text))
-        asyncio.get_running_loop().call_soon(started.end_text)
-    else:
-        started.add_sentences([text])
+def request(voice: str, write, end_failed, streaming: bool, text: str, translator=None) -> Request:
+    engine = EspeakEngine()
+    catalog = VoiceCatalog(engine.speakers, engine.languages, engine.attribution)
+    service = Service(engine, catalog, ServerSettings(first_clause_chars=0), translator=translator)
+    started = Request(service, Outbox(write, end_failed), SynthesizeVoice(name=voice), streaming)
+    asyncio.get_running_loop().create_task(started.feed(text))  # one-shot or streamed: the same intake
+    asyncio.get_running_loop().call_soon(started.end_text)
     return started
 
 
@@ -52,7 +51,7 @@ async def stopped_while_ending(streaming: bool, stop) -> list[str]:
     async def end_failed() -> None:
         written.append("(failed end)")
 
-    synthesis = request(Voice("en", "default"), write, end_failed, streaming, "Good night.")
+    synthesis = request("en/default", write, end_failed, streaming, "Good night.")
     await asyncio.wait_for(ending.wait(), 30)
     await stop(synthesis)
     await synthesis.wait()
@@ -96,7 +95,7 @@ async def test_an_empty_translation_is_spoken_untranslated(caplog):
 
     translator = Translator(EmptyTranslation(), source="en")
     try:
-        synthesis = request(Voice("de", "default"), write, end_failed, False, "Good night.", translator)
+        synthesis = request("de/default", write, end_failed, False, "Good night.", translator)
         await asyncio.wait_for(synthesis.wait(), 30)
     finally:
         translator.close()
@@ -118,7 +117,7 @@ async def test_a_request_stopped_twice_at_once_ends_once():
     async def end_failed() -> None:
         written.append("(failed end)")
 
-    stopped = request(Voice("en", "default"), write, end_failed, True, "A long sentence to stop. " * 20)
+    stopped = request("en/default", write, end_failed, True, "A long sentence to stop. " * 20)
     await asyncio.wait_for(speaking.wait(), 30)
     await asyncio.gather(stopped.finish(Outcome.REPLACED), stopped.finish(Outcome.SERVER_STOPPING, SERVER_STOPPING))
     assert written.count("audio-stop") == 1 and "error" not in written and "(failed end)" not in written

@@ -1,4 +1,4 @@
-"""Which engines start, built from their settings: the chain --engine and --fallback name."""
+"""Which engines start, built from their settings: the chain --engine and --fallback name, in order."""
 
 import logging
 import os
@@ -23,7 +23,7 @@ def auto_engines(order: list[str], requested_device: str, device: str) -> list[s
 
 def create_engine(settings: EngineSettings, cloned: list[Speaker], device: str) -> Engine:
     """The engine chain, XTTS on `device` (raises EngineError)."""
-    names = settings.wanted()
+    names = settings.engine_order()
     build = partial(_try_engine, settings, cloned, device)
     if settings.engine == "auto":
         chain = [engine for engine in map(build, auto_engines(names, settings.device, device)) if engine]

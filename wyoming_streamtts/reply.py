@@ -1,0 +1,244 @@
+"""What goes back to a client: the connection's writing side, and one request's answer on it.
+
+`Outbox` is a connection's writing side: the write timeout, and the failed-stream ending
+after which nothing more is written. `Reply` is one request's answer through it, and the
+only place a request's events are written: audio-start once, the audio cut into fixed
+chunks, the request's figures, and the closing events of its `Outcome`.
+"""
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event, async_write_event
+from wyoming.tts import SynthesizeStopped
+
+from .audio import CHANNELS, RATE, WIDTH, PcmFramer
+from .echo import clip, describe_event
+from .engine import EngineAudio
+from .figures import FiguresFile, RequestFigures
+
+_LOGGER = logging.getLogger(__name__)
+
+# The header of a synthesize-stopped whose announced data never comes: see Outbox.end_failed_stream.
+CUT_OFF_STOPPED = b'{"type": "synthesize-stopped", "data_length": 2}\n'
+
+
+class Outcome(enum.Enum):
+    FINISHED = "finished"
+    FAILED = "failed"  # refused, or the engine, the translator or the text failed: the client gets an `error`
+    REPLACED = "replaced"  # a new request on the connection
+    CLIENT_GONE = "client gone"
+    SERVER_STOPPING = "server stopping"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The `error` event a failed request (or a refused event) ends with."""
+
+    text: str
+    code: str
+    refused: bool = False  # a refusal (too much text, a silent stream, the server stopping): logged as a warning
+
+    def event(self) -> Event:
+        # Client strings in the text are cut already; this is the safety net.
+        return Error(text=clip(self.text, 2000), code=self.code).event()
+
+
+SERVER_STOPPING = Failure("The server is shutting down", "server-stopping")
+REFUSED_WHILE_STOPPING = Failure(
+    SERVER_STOPPING.text, SERVER_STOPPING.code, refused=True
+)  # a request that came too late
+NOTHING_TO_SAY = Failure("Nothing to say: the text is empty", "empty-text", refused=True)
+
+
+def too_long(chars: int, limit: int) -> Failure:
+    text = f"The text is too long: {chars} characters, at most {limit} (--max-text-chars)"
+    return Failure(text, "text-too-long", refused=True)
+
+
+@dataclass
+class SpokenAudio(EngineAudio):
+    """A chunk of a request's speech, with the voice that spoke it and how long its sentence's engine took to it."""
+
+    voice: str = ""
+    language: str = ""
+    engine_s: float = 0.0  # from its sentence reaching the engine to this chunk
+
+
+class Outbox:
+    """A connection's writing side: a client that stops reading is dropped, so server memory stays bounded."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, write_timeout_s: float) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.write_timeout_s = write_timeout_s
+        self.last_write = time.monotonic()
+        self.answer_ended = False  # a failed stream has ended the answer: see end_failed_stream
+
+    async def write(self, event: Event) -> None:
+        """Write one event (raises ConnectionError when the client is gone or too slow)."""
+        self._check_open()
+        if _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("Event out: %s", describe_event(event))
+        await self._timed(async_write_event(event, self.writer))
+
+    async def write_serialised(self, wire: bytes, what: str) -> None:
+        """Write events serialised once beforehand (the describe answer, megabytes with many voices)."""
+        self._check_open()
+        _LOGGER.debug("Event out: %s data=%d bytes (with its header line, serialised once)", what, len(wire))
+        self.writer.write(wire)
+        await self._timed(self.writer.drain())
+
+    def _check_open(self) -> None:
+        if self.answer_ended:
+            raise ConnectionResetError("this connection's answer has ended")
+
+    async def _timed(self, write: Awaitable[None]) -> None:
+        try:
+            # Not asyncio.wait_for: on 3.11 it swallows a cancel that lands as the write completes,
+            # and the request the client replaced would play on to its end.
+            async with asyncio.timeout(self.write_timeout_s):
+                await write
+            self.last_write = time.monotonic()
+        except TimeoutError:
+            _LOGGER.warning("Client stopped reading for %.0f s; dropping it", self.write_timeout_s)
+            self.writer.transport.abort()
+            raise ConnectionResetError("client stopped reading") from None
+
+    async def end_failed_stream(self) -> None:
+        """End a failed streaming answer (its `error` is sent) so that no Home Assistant keeps it.
+
+        Home Assistant 2025.7 to 2026.10 ignore `error` in a streaming answer and cache
+        whatever audio came before `synthesize-stopped`, even none, then serve that for every
+        identical request. The only ending that makes them drop the answer is a connection
+        that breaks off inside an event (their reader raises IncompleteReadError, which they
+        do not catch). So the stream's `synthesize-stopped` is cut off after its header, and
+        our side of the connection is closed. Newer versions stop at the `error` and never
+        read this far.
+        """
+        _LOGGER.debug("Event out: synthesize-stopped, cut off after its header")
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            self.writer.write(CUT_OFF_STOPPED)
+            async with asyncio.timeout(self.write_timeout_s):
+                await self.writer.drain()
+            if self.writer.can_write_eof():
+                # Half-close, and read on until the client closes: closing with its text still unread
+                # would reset the connection, and the cut-off header would be lost with it.
+                self.writer.write_eof()
+                self.answer_ended = True
+                return
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection: its read loop ends, and with it the connection."""
+        self.writer.close()
+        self.reader.feed_eof()
+
+    def drop(self) -> None:
+        """Close now, with whatever the client has not read yet: a client that does not read cannot hold the stop."""
+        self.writer.transport.abort()
+        self.reader.feed_eof()
+
+
+class Reply:
+    """One request's answer: its audio, its figures, and the closing events of how it ended.
+
+    Closing events by outcome: FINISHED: the audio's rest and audio-stop (and
+    synthesize-stopped when streaming). FAILED and SERVER_STOPPING: `error`; when
+    streaming, audio-stop if audio had started and the failed-stream ending; one-shot,
+    the connection is closed so that Home Assistant reports the failure instead of
+    caching a broken answer. REPLACED and CLIENT_GONE: audio-stop if audio had started.
+    Whatever the outcome, the request gets one log line and one --figures-file line.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        streaming: bool,
+        figures: RequestFigures,
+        samples_per_chunk: int,
+        figures_file: FiguresFile | None = None,
+    ) -> None:
+        self.figures = figures
+        self.audio_started = False
+        self._outbox = outbox
+        self._streaming = streaming
+        self._framer = PcmFramer(samples_per_chunk)
+        self._figures_file = figures_file
+        self._begun = time.monotonic()
+
+    async def audio(self, spoken: SpokenAudio) -> None:
+        """A chunk of the request's speech, framed into the connection's chunks (raises ConnectionError)."""
+        figures = self.figures
+        if figures.engine_first_s is None:
+            figures.engine_first_s = spoken.engine_s
+            figures.voice, figures.language = spoken.voice, spoken.language  # a voice picked from the text
+        figures.engine_chunks.append(len(spoken.audio) // (spoken.width * spoken.channels))
+        if spoken.engine not in figures.engines:
+            figures.engines.append(spoken.engine)
+        for framed in self._framer.add(spoken):
+            await self._send(framed)
+
+    async def end(self, outcome: Outcome, failure: Failure | None = None, chars: int = 0) -> None:
+        """Write the closing events of `outcome`, then the request's figures (also when the events could not go out)."""
+        self.figures.outcome, self.figures.chars = outcome.value, chars
+        try:
+            if outcome is Outcome.FINISHED:
+                await self._finished()
+            elif outcome in (Outcome.REPLACED, Outcome.CLIENT_GONE):
+                if self.audio_started:
+                    with contextlib.suppress(ConnectionError):
+                        await self._outbox.write(AudioStop().event())
+            else:
+                await self._failed(failure or SERVER_STOPPING)
+        finally:
+            self.figures.wall_s = time.monotonic() - self._begun
+            if self._figures_file is not None:
+                self._figures_file.record(self.figures)
+
+    async def _finished(self) -> None:
+        with contextlib.suppress(ConnectionError):
+            for chunk in self._framer.flush():
+                await self._send(chunk)
+            if not self.audio_started:
+                await self._start_audio()  # audio-start even for silence
+            await self._outbox.write(AudioStop().event())
+            _LOGGER.info("Spoke %s", self.figures.describe())
+            if self._streaming:
+                await self._outbox.write(SynthesizeStopped().event())
+
+    async def _failed(self, failure: Failure) -> None:
+        text = clip(failure.text, 2000)
+        if failure.refused:
+            _LOGGER.warning("Request refused (%s): %s", failure.code, text)
+        else:
+            _LOGGER.error("Synthesis with voice %s failed: %s", self.figures.voice, text)
+        with contextlib.suppress(ConnectionError):
+            await self._outbox.write(failure.event())
+            if self._streaming and self.audio_started:
+                await self._outbox.write(AudioStop().event())
+        if self._streaming:
+            await self._outbox.end_failed_stream()
+        else:
+            self._outbox.close()
+
+    async def _start_audio(self) -> None:
+        self.audio_started = True
+        await self._outbox.write(AudioStart(rate=RATE, width=WIDTH, channels=CHANNELS).event())
+
+    async def _send(self, chunk: AudioChunk) -> None:
+        if not self.audio_started:
+            self.figures.first_chunk_s = time.monotonic() - self._begun
+            await self._start_audio()
+        self.figures.audio_s += len(chunk.audio) / (WIDTH * CHANNELS * RATE)
+        await self._outbox.write(chunk.event())
+        # A write to a client that keeps up does not wait: give other connections their turn
+        # after each chunk, or one fast stream holds the loop for a whole sentence.
+        await asyncio.sleep(0)

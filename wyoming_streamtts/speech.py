@@ -1,0 +1,120 @@
+"""One request's speaking as a pure stream: sentences in, audio out, in stages.
+
+The stages: the voice (picked from the first sentence's language when the request
+named none), translation one sentence ahead of the engine, and the engine. Nothing
+here writes to a client or keeps state between requests: the request (request.py)
+hands each chunk to its reply (reply.py).
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+from .engine import Engine, EngineAudio
+from .reply import SpokenAudio
+from .splitter import has_words
+from .translation import TranslationError, Translator
+from .voices import Voice
+
+_LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PickVoice = Callable[[str], Awaitable[Voice]]
+_END = object()
+
+
+class NothingToSayError(Exception):
+    """No sentence of the request had anything to say."""
+
+
+async def speak(
+    sentences: AsyncIterator[str],
+    voice: Voice,
+    engine: Engine,
+    translator: Translator | None = None,
+    pick_voice: PickVoice | None = None,
+) -> AsyncGenerator[SpokenAudio, None]:
+    """Every sentence spoken in order, as it comes: the engine's chunks at its own rate.
+
+    Raises what stopped it: EngineError, TranslationError, NothingToSayError, or any error
+    of a broken engine. Closing the stream stops the engine at its next chunk.
+    """
+    spoken = 0
+    ready = _one_ahead(_prepared(sentences, voice, translator, pick_voice))
+    async with contextlib.aclosing(ready):
+        async for sentence_voice, sentence in ready:
+            spoken += 1
+            _LOGGER.debug("Speaking sentence %d for %s: %r", spoken, sentence_voice.name, sentence)
+            began = time.monotonic()
+            audio = engine.synthesize(sentence, sentence_voice.language, sentence_voice.speaker)
+            async with contextlib.aclosing(audio):
+                async for chunk in audio:
+                    yield SpokenAudio(
+                        chunk.rate, chunk.width, chunk.channels, chunk.audio,
+                        engine=chunk.engine if isinstance(chunk, EngineAudio) else engine.name,
+                        voice=sentence_voice.name, language=sentence_voice.language,
+                        engine_s=time.monotonic() - began,
+                    )  # fmt: skip
+            _LOGGER.debug("Spoke sentence %d", spoken)
+    if spoken == 0:
+        raise NothingToSayError("Nothing to say: the text is empty")
+
+
+async def _prepared(
+    sentences: AsyncIterator[str], voice: Voice, translator: Translator | None, pick_voice: PickVoice | None
+) -> AsyncGenerator[tuple[Voice, str], None]:
+    """Each sentence with the voice that speaks it, translated into the voice's language; silent ones left out."""
+    number = 0
+    try:
+        async for sentence in sentences:
+            number += 1
+            if pick_voice is not None and number == 1:
+                # The request named no voice: the text's language picks one, and it needs no translating.
+                voice, translator = await pick_voice(sentence), None
+            text = sentence if translator is None else await _translate(translator, number, sentence, voice)
+            if not has_words(text):
+                _LOGGER.debug("Sentence %d has nothing to say after translation: skipped", number)
+                continue
+            yield voice, text
+    except TranslationError:
+        raise
+    except Exception as err:  # a broken detector or translator fails the request, named as translation
+        raise TranslationError(f"Translation failed: {err}") from err
+
+
+async def _translate(translator: Translator, number: int, sentence: str, voice: Voice) -> str:
+    _LOGGER.debug("Translating sentence %d", number)
+    translated = await translator.translate(sentence, voice.language)
+    _LOGGER.debug("Translated sentence %d", number)
+    if not translated.strip():
+        _LOGGER.warning("Translation of sentence %d came out empty; speaking it untranslated", number)
+        return sentence
+    return translated
+
+
+async def _one_ahead(source: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    """`source`'s items, the next one made while this one is used (sentence n+1 translated while n is spoken)."""
+    ready: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
+    pulling = asyncio.create_task(_pull(source, ready))
+    try:
+        while (item := await ready.get()) is not _END:
+            ready.task_done()  # taken: the next one is made meanwhile
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        pulling.cancel()
+
+
+async def _pull(source: AsyncGenerator[T, None], ready: asyncio.Queue[object]) -> None:
+    try:
+        async with contextlib.aclosing(source):
+            async for item in source:
+                await ready.put(item)
+                await ready.join()
+        await ready.put(_END)
+    except Exception as err:  # noqa: BLE001 - handed to the speaking side to raise
+        await ready.put(err)

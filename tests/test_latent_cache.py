@@ -2,14 +2,17 @@
 
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import torch
 
-from tests.conftest import ServerProcess, assert_well_formed, one_shot, wait_for_log, write_wav
+from tests.conftest import ServerProcess, assert_well_formed, messages, one_shot, wait_for_log, write_wav
 from tests.tiny_xtts import build_tiny_xtts
 from wyoming_streamtts.latents import LatentCache
-from wyoming_streamtts.voices import Speaker
+from wyoming_streamtts.voices import Speaker, find_speakers
+from wyoming_streamtts.xtts_engine import XttsEngine
 
 VOICES = ("empty", "garbage", "not_tensors", "a_list", "wrong_shape")
 
@@ -31,13 +34,27 @@ def entries(cache) -> dict[str, str]:
     return {path.name.split(".")[0]: str(path.relative_to(cache)) for path in cache.glob("*/*.pt")}
 
 
-async def test_damaged_entries_are_recomputed_and_replaced_with_one_warning_each(
-    start_server, tiny_xtts, voices, tmp_path
-):
+@asynccontextmanager
+async def warmed(model, voices, cache) -> AsyncIterator[XttsEngine]:
+    """The XTTS engine as the server builds it, with every cloned voice warmed: its cache counts what it did."""
+    speakers = find_speakers(voices)
+    engine = XttsEngine(model, "cpu", speakers, cache, stream_chunk_size=8, first_chunk_size=0)
+    try:
+        await engine.latents.warm_up(speakers)
+        yield engine
+    finally:
+        await engine.close()
+
+
+async def speaks(engine: XttsEngine, speaker: str) -> bool:
+    audio = [chunk async for chunk in engine.synthesize("Hello.", "en", speaker)]
+    return sum(len(chunk.audio) for chunk in audio) > 0
+
+
+async def test_damaged_entries_are_recomputed_and_replaced_with_one_warning_each(tiny_xtts, voices, tmp_path, caplog):
     cache = tmp_path / "latents"
-    server = start_server(*xtts_args(tiny_xtts, voices, cache))
-    await wait_for_log(server, r"Voices warm: 5 computed, 0 loaded")
-    server.stop()
+    async with warmed(tiny_xtts, voices, cache) as engine:
+        assert (engine.latents.computed, engine.latents.loaded) == (5, 0)
     paths = {name: cache / relative for name, relative in entries(cache).items()}
     paths["empty"].write_bytes(b"")
     paths["garbage"].write_bytes(b"\x00not a pickle at all" * 10)
@@ -47,35 +64,35 @@ async def test_damaged_entries_are_recomputed_and_replaced_with_one_warning_each
         {"gpt_cond_latent": torch.zeros(1, 32, 1024), "speaker_embedding": torch.zeros(512)}, paths["wrong_shape"]
     )
 
-    restarted = start_server(*xtts_args(tiny_xtts, voices, cache))
-    await wait_for_log(restarted, r"Voices warm: 5 computed, 0 loaded")
-    for name in VOICES:  # each voice speaks, and every request after it too
-        for _ in range(2):
-            assert_well_formed(await one_shot(restarted.port, "Hello.", f"en/{name}", timeout=300), streaming=False)
-    log = restarted.log()
-    assert log.count("is damaged") == 5
-    assert "cannot be cloned" not in log
-    restarted.stop()
+    caplog.clear()
+    async with warmed(tiny_xtts, voices, cache) as restarted:
+        assert (restarted.latents.computed, restarted.latents.loaded) == (5, 0)
+        for name in VOICES:  # each voice speaks, and every request after it too
+            assert await speaks(restarted, name) and await speaks(restarted, name)
+        assert restarted.latents.computed == 5  # kept in memory
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert sum("is damaged" in text for text in warnings) == 5
+    assert "cannot be cloned" not in caplog.text
 
-    again = start_server(*xtts_args(tiny_xtts, voices, cache))  # the entries were replaced by good ones
-    await wait_for_log(again, r"Voices warm: 0 computed, 5 loaded")
-    assert "is damaged" not in again.log()
+    caplog.clear()
+    async with warmed(tiny_xtts, voices, cache) as again:  # the entries were replaced by good ones
+        assert (again.latents.computed, again.latents.loaded) == (0, 5)
+    assert "is damaged" not in caplog.text
 
 
-async def test_two_models_sharing_a_cache_folder_keep_each_others_entries(start_server, tiny_xtts, voices, tmp_path):
+async def test_two_models_sharing_a_cache_folder_keep_each_others_entries(tiny_xtts, voices, tmp_path):
     other = build_tiny_xtts(tmp_path / "other-model", seed=1)
     cache = tmp_path / "latents"
 
-    async def warm(model, expected: str) -> None:
-        server = start_server(*xtts_args(model, voices, cache))
-        await wait_for_log(server, expected)
-        server.stop()
+    async def counts(model) -> tuple[int, int]:
+        async with warmed(model, voices, cache) as engine:
+            return engine.latents.computed, engine.latents.loaded
 
-    await warm(tiny_xtts, r"Voices warm: 5 computed, 0 loaded")
-    await warm(other, r"Voices warm: 5 computed, 0 loaded")
+    assert await counts(tiny_xtts) == (5, 0)
+    assert await counts(other) == (5, 0)
     assert len(list(cache.glob("*/*.pt"))) == 10 and len(list(cache.iterdir())) == 2  # one folder per model
-    await warm(tiny_xtts, r"Voices warm: 0 computed, 5 loaded")  # nothing of the first model was deleted
-    await warm(other, r"Voices warm: 0 computed, 5 loaded")
+    assert await counts(tiny_xtts) == (0, 5)  # nothing of the first model was deleted
+    assert await counts(other) == (0, 5)
 
 
 async def test_a_full_disk_keeps_latents_in_memory_with_one_warning(voices, tiny_xtts, tmp_path):
@@ -94,7 +111,7 @@ async def test_a_full_disk_keeps_latents_in_memory_with_one_warning(voices, tiny
                 assert_well_formed(await one_shot(server.port, "Hello.", f"en/{name}", timeout=300), streaming=False)
             assert server.log().count(f"Latents of voice {name} computed") == 1  # kept in memory
         log = server.log()
-        assert log.count("WARNING:wyoming_streamtts.latents:Cannot write latent cache") == 1
+        assert sum(text.startswith("Cannot write latent cache") for text in messages(log, "WARNING")) == 1
         assert "bytes free there" in log
     finally:
         server.stop()

@@ -45,9 +45,10 @@ def voices(tmp_path):
 
 @pytest.fixture
 def xtts_server(start_server, tiny_xtts, voices, tmp_path):
+    # Greedy (--top-k 1): sampled, random weights stop at a random length, and tests assert on the audio's length.
     def start(*extra: str, ready: bool = True):
         return start_server(
-            "--engine", "xtts", "--xtts-model", str(tiny_xtts), "--device", "cpu",
+            "--engine", "xtts", "--xtts-model", str(tiny_xtts), "--device", "cpu", "--top-k", "1",
             "--voices-dir", str(voices), "--cache-dir", str(tmp_path / "latents"),
             "--stream-chunk-size", CHUNK, "--debug", *extra, ready=ready,
         )  # fmt: skip

@@ -189,7 +189,7 @@ class StreamTtsEventHandler:
 
     async def _refuse(self, failure: Failure) -> None:
         """An event that is no request's, refused: the client's doing, so a warning."""
-        _LOGGER.warning("Request refused (%s): %s", failure.code, clip(failure.text, 2000))
+        _LOGGER.warning("Request refused (%s): %s", failure.code, failure.shown)
         await self.outbox.write(failure.event())
 
     async def _client_left(self) -> None:

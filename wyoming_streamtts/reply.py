@@ -46,9 +46,13 @@ class Failure:
     code: str
     refused: bool = False  # a refusal (too much text, a silent stream, the server stopping): logged as a warning
 
+    @property
+    def shown(self) -> str:
+        """The text as the client and the log get it: client strings in it are cut already; this is the safety net."""
+        return clip(self.text, 2000)
+
     def event(self) -> Event:
-        # Client strings in the text are cut already; this is the safety net.
-        return Error(text=clip(self.text, 2000), code=self.code).event()
+        return Error(text=self.shown, code=self.code).event()
 
 
 SERVER_STOPPING = Failure("The server is shutting down", "server-stopping")
@@ -215,11 +219,10 @@ class Reply:
                 await self._outbox.write(SynthesizeStopped().event())
 
     async def _failed(self, failure: Failure) -> None:
-        text = clip(failure.text, 2000)
         if failure.refused:
-            _LOGGER.warning("Request refused (%s): %s", failure.code, text)
+            _LOGGER.warning("Request refused (%s): %s", failure.code, failure.shown)
         else:
-            _LOGGER.error("Synthesis with voice %s failed: %s", self.figures.voice, text)
+            _LOGGER.error("Synthesis with voice %s failed: %s", self.figures.voice, failure.shown)
         with contextlib.suppress(ConnectionError):
             await self._outbox.write(failure.event())
             if self._streaming and self.audio_started:

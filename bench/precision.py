@@ -1,4 +1,4 @@
-"""XTTS's GPT per precision on the CPU: speed of one stream, and fidelity to fp32 (random weights).
+"""XTTS on the CPU per GPT precision and vocoder runtime: speed of one stream, and fidelity to fp32 (random weights).
 
 `python -m bench.precision [--quick]`: prints one JSON object. Random weights prove the numerics
 (how far int8 moves the GPT's latents, tokens and audio from fp32), not the quality of a trained voice.
@@ -20,12 +20,15 @@ from wyoming_streamtts.xtts_model import load_model
 from wyoming_streamtts.xtts_precision import apply_precision
 
 TEXT = "The kitchen lights are on, and the front door is locked for the night."
-PRECISIONS = ("fp32", "int8")
+# (GPT precision, vocoder runtime): before int8, int8 alone, and what `auto` runs on a CPU.
+RUNS = (("fp32", "torch"), ("int8", "torch"), ("int8", "onnx"))
 
 
-def stream_figures(folder: Path, precision: str, runs: int) -> dict:
+def stream_figures(folder: Path, precision: str, vocoder: str, runs: int) -> dict:
     """First audio and RTF of one sentence, one stream, through the product's XttsEngine."""
-    engine = XttsEngine(folder, "cpu", [], None, stream_chunk_size=20, first_chunk_size=0, precision=precision)
+    engine = XttsEngine(
+        folder, "cpu", [], None, stream_chunk_size=20, first_chunk_size=0, precision=precision, vocoder=vocoder
+    )
     speaker = engine.speakers[0].name
 
     async def once() -> tuple[float, float]:
@@ -43,6 +46,7 @@ def stream_figures(folder: Path, precision: str, runs: int) -> dict:
     asyncio.run(engine.close())
     return {
         "precision": precision,
+        "vocoder": vocoder,
         "first_audio_s": statistics.median(r[0] for r in results),
         "rtf": statistics.median(r[1] for r in results),
     }
@@ -90,14 +94,17 @@ def precision_figures(quick: bool) -> dict:
         folder = checkpoint(full_size, 120)
         results["fidelity"].append({"model": "full" if full_size else "tiny", **fidelity(folder)})
         if full_size or quick:
-            results["one_stream"] += [stream_figures(folder, p, 1 if quick else 3) for p in PRECISIONS]
+            results["one_stream"] += [stream_figures(folder, *run, 1 if quick else 3) for run in RUNS]
     return results
 
 
 def report(results: dict) -> list[str]:
     lines = ["", "XTTS GPT precision on the CPU (one stream; fidelity against fp32, greedy, same weights):"]
     for row in results["one_stream"]:
-        lines.append(f"  {row['precision']}: first audio {row['first_audio_s']:.2f} s, RTF {row['rtf']:.2f}")
+        lines.append(
+            f"  {row['precision']} GPT, {row['vocoder']} vocoder: "
+            f"first audio {row['first_audio_s']:.2f} s, RTF {row['rtf']:.2f}"
+        )
     for row in results["fidelity"]:
         lines.append(
             f"  {row['model']} ({row['layers']} layers): latent cosine {row['latent_cosine_mean']:.5f} "

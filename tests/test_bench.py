@@ -32,7 +32,8 @@ def test_quick_bench_writes_results():
         assert row["rtf"] > 0 and row["peak_rss_mb"] > 10
     assert len(results["xtts_vocoder"]["stock_s"]) == len(results["xtts_vocoder"]["windowed_s"]) == 4
     precision = results["xtts_precision"]
-    assert [row["precision"] for row in precision["one_stream"]] == ["fp32", "int8"]
+    runs = [(row["precision"], row["vocoder"]) for row in precision["one_stream"]]
+    assert runs == [("fp32", "torch"), ("int8", "torch"), ("int8", "onnx")]
     assert all(row["rtf"] > 0 for row in precision["one_stream"]) and precision["fidelity"][0]["model"] == "tiny"
     assert "XTTS GPT precision on the CPU" in result.stdout
     huge = results["huge_reference"]

@@ -50,6 +50,7 @@ def _build_engine(name: str, settings: EngineSettings, cloned: list[Speaker], de
             from .xtts_engine import XttsEngine  # noqa: PLC0415
             from .xtts_model import resolve_model_dir  # noqa: PLC0415
             from .xtts_precision import decide_precision  # noqa: PLC0415
+            from .xtts_vocoder import decide_vocoder, onnx_available  # noqa: PLC0415
         except ImportError as err:
             raise EngineError(
                 f"The xtts engine needs the [xtts] extra (pip install 'wyoming-streamtts[xtts]'): {err}"
@@ -67,6 +68,7 @@ def _build_engine(name: str, settings: EngineSettings, cloned: list[Speaker], de
             sampling=xtts.sampling,
             deepspeed=xtts.deepspeed,
             precision=decide_precision(xtts.precision, device),
+            vocoder=decide_vocoder(xtts.vocoder, device, onnx_available()),
         )
     if name == "gtts":
         from .gtts_engine import GttsEngine  # noqa: PLC0415 - only load what is used

@@ -42,7 +42,7 @@ class LatentCache:
         self._executor = executor
         self._model_fingerprint = model_fingerprint
         # Only this model's entries live (and go stale) here: another model's server may share cache_dir.
-        self._cache_dir = None if cache_dir is None else cache_dir / model_fingerprint[:16]
+        self.folder = None if cache_dir is None else cache_dir / model_fingerprint[:16]
         self._usable = usable
         self._settings = settings
         self._unwritable_reported = False
@@ -82,8 +82,8 @@ class LatentCache:
 
     def _load_or_compute(self, speaker: Speaker) -> Latents:
         path = None
-        if self._cache_dir is not None:
-            path = self._cache_dir / f"{speaker.name}.{self.key(speaker)}.pt"
+        if self.folder is not None:
+            path = self.folder / f"{speaker.name}.{self.key(speaker)}.pt"
             if path.is_file():
                 saved = self._load(path)
                 if saved is not None:

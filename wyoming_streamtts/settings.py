@@ -46,6 +46,8 @@ class ServerSettings:
 
 # The GPT's precision (xtts_precision.py); auto: int8 on a CPU, fp16 on CUDA, fp32 on Apple's GPU.
 XTTS_PRECISIONS = ("auto", "fp32", "int8", "fp16", "bf16")
+# What runs the vocoder (xtts_vocoder.py); auto: ONNX Runtime on a CPU when installed, PyTorch elsewhere.
+XTTS_VOCODERS = ("auto", "torch", "onnx")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class XttsSettings:
     cache_dir: Path | None = None  # None: DATA_DIR/latents
     deepspeed: bool = False
     precision: str = "auto"  # as asked for; xtts_precision.decide_precision makes it one for the device
+    vocoder: str = "auto"  # as asked for; xtts_vocoder.decide_vocoder makes it one for the device
     stream_chunk_size: int = DEFAULT_STREAM_CHUNK_SIZE
     first_chunk_size: int = DEFAULT_FIRST_CHUNK_SIZE
     sampling: dict[str, float | None] = field(default_factory=dict)

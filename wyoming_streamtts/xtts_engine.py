@@ -17,6 +17,7 @@ from .voices import Speaker
 from .xtts_model import conditioning_latents, fingerprint, inference_settings, load_model
 from .xtts_precision import apply_precision
 from .xtts_stream import fit_sentence
+from .xtts_vocoder import use_onnx_vocoder
 from .xtts_worker import XttsWorker
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,9 +41,11 @@ class XttsEngine(Engine):
         sampling: dict[str, float | None] | None = None,
         deepspeed: bool = False,
         precision: str = "fp32",
+        vocoder: str = "torch",
     ) -> None:
         """`sampling`: flags that override the checkpoint's own settings (None: the checkpoint's);
-        `precision`: the GPT's, as xtts_precision.decide_precision chose it."""
+        `precision`: the GPT's, as xtts_precision.decide_precision chose it; `vocoder`: what runs the
+        vocoder, as xtts_vocoder.decide_vocoder chose it."""
         self.model, config = load_model(model_dir, device, deepspeed)
         gpt_step = apply_precision(self.model, precision, device)
         self.rate: int = config.audio.output_sample_rate  # 24 kHz for XTTS v2
@@ -65,6 +68,8 @@ class XttsEngine(Engine):
             usable=self._fits_model,
             settings=repr(self.conditioning),
         )
+        if vocoder == "onnx" and use_onnx_vocoder(self.model, self.latents.folder):
+            _LOGGER.info("XTTS vocoder in ONNX Runtime on the CPU")
         self._warm_up: asyncio.Task | None = None
         self._rewarm: asyncio.Task | None = None  # recordings added by a reload
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from .chunk_planner import ChunkPlanner, ChunkShape, Pace
 from .splitter import split_sentences
 from .xtts_model import Sampling
+from .xtts_vocoder import generator_hop
 
 # Frames of vocoder input decoded again before the new ones: beyond the HiFi-GAN
 # receptive field, so the audio emitted equals a full decode's.
@@ -43,7 +44,7 @@ class WindowedVocoder:
         self.length_scale = length_scale
         self.context_frames = context_frames
         self.overlap = overlap
-        self.hop = _hop(hifigan_decoder)
+        self.hop = generator_hop(hifigan_decoder.waveform_decoder)
         self._emitted = 0  # samples of the full decode already handed out
         self._tail: torch.Tensor | None = None  # held back to cross-fade with the next chunk
         self.decoded_frames = 0  # frames the last call decoded, context included
@@ -96,14 +97,6 @@ class WindowedVocoder:
                 mode="linear",
             ).squeeze(0)
         return z if z.dim() == 3 else z[None]
-
-
-def _hop(hifigan_decoder: Any) -> int:
-    """Output samples per vocoder input frame (the product of the upsampling rates)."""
-    hop = 1
-    for layer in hifigan_decoder.waveform_decoder.ups:
-        hop *= layer.stride[0]
-    return hop
 
 
 @torch.inference_mode()

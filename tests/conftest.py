@@ -252,6 +252,19 @@ async def wait_for_figures(server: ServerProcess, timeout: float = 120, count: i
     raise AssertionError(f"no request with {match} among {server.figures()}")
 
 
+async def speak_on_cpu_xtts(start_server, model: Path, cache: Path, *flags: str) -> ServerProcess:
+    """A greedy CPU XTTS server on `model` with these extra flags, after it spoke one sentence well formed:
+    greedy, so the audio's length does not depend on where sampling stops."""
+    server = start_server(
+        "--engine", "xtts", "--xtts-model", str(model), "--device", "cpu", "--cache-dir", str(cache),
+        "--top-k", "1", *flags,
+    )  # fmt: skip
+    reply = await one_shot(server.port, "The kitchen lights are on.", "en/Claribel Dervla", timeout=120)
+    assert_well_formed(reply, streaming=False)
+    assert reply.seconds > 0.2
+    return server
+
+
 def assert_well_formed(reply: Reply, streaming: bool) -> None:
     """audio-start, audio-chunk+, audio-stop (+ synthesize-stopped), one format throughout."""
     expected_tail = ["audio-stop", "synthesize-stopped"] if streaming else ["audio-stop"]

@@ -12,7 +12,7 @@ SHAPE = ChunkShape(SECONDS_PER_TOKEN, SECONDS_PER_TOKEN * 24000 / 256, context_f
 
 def speak(pace: Pace, first: int, gpt_s: float, frame_s: float, tokens: int = 120) -> tuple[list, list[int]]:
     """One sentence on a machine taking `gpt_s` per token and `frame_s` per vocoder frame, driven as
-    stream_sentence drives the planner: ([(arrival s, audio s)], chunk sizes)."""
+    SentenceAudio drives the planner: ([(arrival s, audio s)], chunk sizes)."""
     now = 0.0
     planner = ChunkPlanner(first, 20, SHAPE, pace, clock=lambda: now)
     chunks, sizes = [], []

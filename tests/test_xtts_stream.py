@@ -1,16 +1,11 @@
 """The windowed vocoder against coqui's own streaming decode, on the real decoder."""
 
-from threading import current_thread, main_thread
-
 import pytest
 import torch
 from TTS.tts.configs.xtts_config import XttsConfig
 from TTS.tts.models.xtts import Xtts
 
-from tests.conftest import write_wav
-from wyoming_streamtts.xtts_model import inference_settings
-from wyoming_streamtts.xtts_stream import DEFAULT_CONTEXT_FRAMES, WindowedVocoder, stream_sentence
-from wyoming_streamtts.xtts_worker import XttsWorker
+from wyoming_streamtts.xtts_stream import DEFAULT_CONTEXT_FRAMES, WindowedVocoder
 
 
 @pytest.fixture(scope="module")
@@ -79,51 +74,3 @@ def test_windowed_stream_matches_coquis_stream_with_flat_cost(model, steps):
     frames_per_token = stock_frames[-1] / steps[-1]
     widest_chunk = max(b - a for a, b in zip([0, *steps], steps, strict=False))
     assert max(our_frames) <= DEFAULT_CONTEXT_FRAMES + widest_chunk * frames_per_token + 8
-
-
-def test_sentences_interleaved_chunk_by_chunk_each_keep_their_own_text(model, tmp_path):
-    # Requests share the model and take turns a chunk at a time; XTTS keeps the
-    # conditioning + text prefix of generation on the model, one for all.
-    cond, speaker = model.get_conditioning_latents(audio_path=[str(write_wav(tmp_path / "ref.wav", 5.0))])
-    # deterministic: the same text, the same audio
-    greedy = {"sampling": inference_settings(model.config, {"top_k": 1})[0], "stream_chunk_size": 4}
-
-    def alone(text: str) -> list[torch.Tensor]:
-        return list(stream_sentence(model, text, "en", cond, speaker, **greedy))
-
-    first, second = "Turn the lights on.", "The washing machine has finished its long cycle."
-    expected = {first: alone(first), second: alone(second)}
-    streams = {text: stream_sentence(model, text, "en", cond, speaker, **greedy) for text in expected}
-    got: dict[str, list[torch.Tensor]] = {text: [] for text in expected}
-    while streams:
-        for text, stream in list(streams.items()):
-            chunk = next(stream, None)
-            if chunk is None:
-                del streams[text]
-            else:
-                got[text].append(chunk)
-
-    assert min(len(chunks) for chunks in expected.values()) >= 2  # they really took turns
-    for text in expected:
-        assert len(got[text]) == len(expected[text])
-        assert all(torch.equal(a, b) for a, b in zip(got[text], expected[text], strict=True))
-
-
-async def test_the_worker_hands_the_event_loop_pcm_made_on_its_own_thread(model, tmp_path, monkeypatch):
-    # `.cpu()` waits for the GPU: done on the loop, it held every connection for as long.
-    cond, speaker = model.get_conditioning_latents(audio_path=[str(write_wav(tmp_path / "ref.wav", 5.0))])
-    sampling = inference_settings(model.config, {"top_k": 1})[0]
-    expected = list(stream_sentence(model, "Turn the lights on.", "en", cond, speaker, sampling, 4))
-    threads = []
-    to_cpu = torch.Tensor.cpu
-    monkeypatch.setattr(
-        torch.Tensor, "cpu", lambda self, *a, **k: threads.append(current_thread()) or to_cpu(self, *a, **k)
-    )
-    worker = XttsWorker(model, sampling, stream_chunk_size=4, first_chunk_size=0)
-    try:
-        chunks = [chunk async for chunk in worker.stream("Turn the lights on.", "en", (cond, speaker))]
-    finally:
-        worker.close()
-    assert all(isinstance(chunk, bytes) for chunk in chunks) and len(chunks) == len(expected) >= 2
-    assert [len(chunk) for chunk in chunks] == [2 * len(wav) for wav in expected]
-    assert threads and main_thread() not in threads

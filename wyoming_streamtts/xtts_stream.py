@@ -10,8 +10,7 @@ all latents, so frame positions line up with a full decode sample for sample.
 """
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -99,73 +98,50 @@ class WindowedVocoder:
         return z if z.dim() == 3 else z[None]
 
 
-@torch.inference_mode()
-def stream_sentence(
-    model,
-    text: str,
-    language: str,
-    gpt_cond_latent: torch.Tensor,
-    speaker_embedding: torch.Tensor,
-    sampling: Sampling,
-    stream_chunk_size: int,
-    first_chunk_size: int = 0,
-    pace: Pace | None = None,
-    gpt_step: Callable[[], AbstractContextManager] = nullcontext,
-) -> Iterator[torch.Tensor]:
-    """Like `Xtts.inference_stream` for one sentence, with a windowed vocoder and `sampling`;
-    each GPT step runs in `gpt_step()` (xtts_precision: autocast for fp16/bf16)."""
-    device = model.device
-    gpt_cond_latent = gpt_cond_latent.to(device)
-    speaker_embedding = speaker_embedding.to(device)
-    tokens = model.tokenizer.encode(text.strip().lower(), lang=language)
-    text_tokens = torch.IntTensor(tokens).unsqueeze(0).to(device)
-    if text_tokens.shape[-1] >= model.args.gpt_max_text_tokens:
-        raise ValueError(f"Sentence too long for XTTS ({text_tokens.shape[-1]} tokens)")
-    fake_inputs = model.gpt.compute_embeddings(gpt_cond_latent, text_tokens)
-    # XTTS keeps the prefix (conditioning + text) of generation on the model, one for
-    # all; other sentences run between our chunks, so ours is put back at each resume.
-    inference = model.gpt.gpt_inference
-    prefix = inference.cached_prefix_emb
-    generator = model.gpt.get_generator(
-        fake_inputs=fake_inputs,
-        do_sample=True,
-        num_beams=1,
-        num_return_sequences=1,
-        output_attentions=False,
-        output_hidden_states=True,
-        return_dict_in_generate=True,
-        **sampling.generate_options(),
-    )
-    vocoder = WindowedVocoder(model.hifigan_decoder, speaker_embedding, 1.0 / sampling.speed)
-    rate = model.hifigan_decoder.output_sample_rate
-    planner = ChunkPlanner(first_chunk_size, stream_chunk_size, vocoder.shape(), pace or Pace())
-    latents: list[torch.Tensor] = []
-    size, new = planner.first_size(), 0
-    for latent in _gpt_latents(generator, gpt_step):
-        latents.append(latent)
-        planner.token()
-        new += 1
-        if new >= size:
-            began = time.monotonic()
-            wav = vocoder.decode(torch.cat(latents, dim=0), final=False)
-            size, new = planner.sent(len(wav) / rate, time.monotonic() - began, vocoder.decoded_frames), 0
-            yield wav
-            planner.resumed()
-            inference.store_prefix_emb(prefix)
-    planner.finish()
-    if latents:
-        yield vocoder.decode(torch.cat(latents, dim=0), final=True)
+class SentenceAudio:
+    """One sentence's latents as they come, turned into audio chunks of the sizes its planner picks."""
+
+    def __init__(
+        self,
+        model: Any,
+        speaker_embedding: torch.Tensor,
+        sampling: Sampling,
+        stream_chunk_size: int,
+        first_chunk_size: int = 0,
+        pace: Pace | None = None,
+    ) -> None:
+        self.vocoder = WindowedVocoder(model.hifigan_decoder, speaker_embedding.to(model.device), 1.0 / sampling.speed)
+        self.rate = model.hifigan_decoder.output_sample_rate
+        self.planner = ChunkPlanner(first_chunk_size, stream_chunk_size, self.vocoder.shape(), pace or Pace())
+        self._latents: list[torch.Tensor] = []
+        self._size, self._new = self.planner.first_size(), 0
+
+    def take(self, latent: torch.Tensor, final: bool) -> torch.Tensor | None:
+        """The next chunk's audio when this latent completes one (or ends the sentence), else None."""
+        self._latents.append(latent)
+        self.planner.token()
+        self._new += 1
+        if final:
+            self.planner.finish()
+            return self.vocoder.decode(torch.stack(self._latents), final=True)
+        if self._new < self._size:
+            return None
+        began = time.monotonic()
+        wav = self.vocoder.decode(torch.stack(self._latents), final=False)
+        self._size, self._new = (
+            self.planner.sent(len(wav) / self.rate, time.monotonic() - began, self.vocoder.decoded_frames),
+            0,
+        )
+        self.planner.resumed()  # the next token's time is the GPT's, not this chunk's decoding
+        return wav
 
 
-def _gpt_latents(generator: Iterator[Any], gpt_step: Callable[[], AbstractContextManager]) -> Iterator[torch.Tensor]:
-    """Each token's latent, in fp32 for the vocoder. The context is entered per step, never across a
-    yield: autocast is per thread, and other sentences run on this thread between our chunks."""
-    while True:
-        with gpt_step():
-            step = next(generator, None)
-        if step is None:
-            return
-        yield step[1].float()
+def text_tokens(model: Any, text: str, language: str) -> torch.Tensor:
+    """The sentence as XTTS's GPT reads it, [1, n] (raises ValueError when XTTS would refuse it)."""
+    tokens = torch.IntTensor(model.tokenizer.encode(text.strip().lower(), lang=language)).unsqueeze(0)
+    if tokens.shape[-1] >= model.args.gpt_max_text_tokens:
+        raise ValueError(f"Sentence too long for XTTS ({tokens.shape[-1]} tokens)")
+    return tokens.to(model.device)
 
 
 def fit_sentence(text: str, too_long: Callable[[str], bool]) -> list[str]:

@@ -1,30 +1,38 @@
-"""The XTTS model's one worker thread, and the rule that lets requests share the model."""
+"""The XTTS model's one worker thread, where concurrent sentences share batched GPT steps."""
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from functools import partial
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
 
 from .chunk_planner import Pace
-from .engine import iterate_in_executor
+from .xtts_batch import GptBatch, Row
 from .xtts_model import Sampling
-from .xtts_stream import stream_sentence
+from .xtts_stream import SentenceAudio, text_tokens
 
 T = TypeVar("T")
 
 
-class XttsWorker:
-    """Owns the model and the one thread that runs all its work, in turn.
+@dataclass(eq=False)
+class _Sentence:
+    """A sentence in the batch, as the worker thread sees it."""
 
-    The rule: XTTS keeps the prefix of generation (a sentence's conditioning and text) on
-    the model, one for all. Sentences of concurrent requests take turns here a chunk at a
-    time, so each sentence puts its own prefix back whenever it resumes (`stream_sentence`
-    does), and nothing touches the model outside this thread. The GPU is one resource
-    anyway; a client that leaves stops its sentence at the next chunk.
+    audio: SentenceAudio
+    deliver: Callable[[bytes | BaseException | None], object]  # to its stream on the event loop; None: ended
+    gone: bool = False  # its client left: the row leaves before the next step
+
+
+class XttsWorker:
+    """Owns the model and the one thread that runs all its work.
+
+    Sentences that speak at the same time are rows of one `GptBatch`: each step draws a token for all of
+    them, and each row's audio is decoded when its chunk is due. A step is one job on the thread, so other
+    model work (conditioning latents, tokenizing, a new sentence's prompt) runs between steps, and a new
+    sentence waits one step, not for others' chunks. A client that leaves takes its row out before the next step.
     """
 
     def __init__(
@@ -37,38 +45,96 @@ class XttsWorker:
     ) -> None:
         self.model = model
         self.sampling = sampling
-        self.gpt_step = gpt_step
         self.stream_chunk_size = stream_chunk_size
         self.first_chunk_size = first_chunk_size
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts")
-        self._pace = Pace()  # measured here, where one sentence runs at a time
+        self._pace = Pace()  # measured on this thread
+        self._batch = GptBatch(model.gpt, gpt_step)  # this thread's only
+        self._sentences: dict[Row, _Sentence] = {}  # this thread's only
+        self._joining = 0  # sentences whose prompt is queued or running, on the event loop
+        self._driver: asyncio.Task | None = None
+
+    @property
+    def rows(self) -> int:
+        """Sentences in the batch now."""
+        return len(self._batch.rows)
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
-        """Other model work (conditioning latents, tokenizing), in turn with the sentences."""
+        """Other model work (conditioning latents, tokenizing), between the batch's steps."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
-    def stream(self, text: str, language: str, voice: tuple[torch.Tensor, torch.Tensor]) -> AsyncGenerator[bytes, None]:
-        """One sentence's audio as 16-bit PCM, a chunk per turn of this thread."""
-        sentence = partial(
-            stream_sentence,
-            self.model,
-            text,
-            language,
-            *voice,
-            self.sampling,
-            self.stream_chunk_size,
-            self.first_chunk_size,
-            self._pace,
-            self.gpt_step,
+    async def stream(self, text: str, language: str, voice: tuple[torch.Tensor, torch.Tensor]) -> AsyncGenerator[bytes]:
+        """One sentence's audio as 16-bit PCM, a chunk at a time as the batch makes it."""
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+        audio = SentenceAudio(
+            self.model, voice[1], self.sampling, self.stream_chunk_size, self.first_chunk_size, self._pace
         )
-        return iterate_in_executor(self.executor, lambda: _pcm(sentence()))
+        sentence = _Sentence(audio, lambda item: loop.call_soon_threadsafe(chunks.put_nowait, item))
+        try:
+            self._joining += 1
+            try:
+                await self.call(self._join, sentence, text, language, voice[0])
+            finally:
+                self._joining -= 1
+            self._start_driver()
+            while (chunk := await chunks.get()) is not None:
+                if isinstance(chunk, BaseException):
+                    raise chunk
+                yield chunk
+        finally:
+            sentence.gone = True  # read on the thread before its next step
+            self._start_driver()  # which takes its row out, if no step is coming
 
     def close(self) -> None:
+        if self._driver is not None:
+            self._driver.cancel()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
+    def _start_driver(self) -> None:
+        if self._driver is None or self._driver.done():
+            self._driver = asyncio.create_task(self._drive())
 
-def _pcm(chunks: Iterator[torch.Tensor]) -> Iterator[bytes]:
-    """Each chunk as 16-bit PCM, made on the model's thread: `.cpu()` waits for the GPU, and the
-    event loop must not."""
-    for wav in chunks:
-        yield (wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes()
+    async def _drive(self) -> None:
+        """Steps while there are rows, or a sentence's prompt is on its way to being one (its step comes after it)."""
+        while await self.call(self._step) or self._joining:
+            pass
+
+    @torch.inference_mode()
+    def _join(self, sentence: _Sentence, text: str, language: str, cond_latent: torch.Tensor) -> None:
+        row, latent = self._batch.join(
+            cond_latent.to(self.model.device), text_tokens(self.model, text, language), self.sampling
+        )
+        self._sentences[row] = sentence
+        self._take(row, latent)
+
+    @torch.inference_mode()
+    def _step(self) -> bool:
+        """One token for every row; whether rows remain."""
+        self._leave([row for row, sentence in self._sentences.items() if sentence.gone])
+        if not self._batch.rows:
+            return False
+        try:
+            for row, latent in self._batch.step():
+                self._take(row, latent)
+        except Exception as err:  # noqa: BLE001 - the model failed: every sentence of the step hears it
+            for sentence in self._sentences.values():
+                sentence.deliver(err)
+            self._leave(list(self._sentences))
+            return False
+        return bool(self._batch.rows)
+
+    def _take(self, row: Row, latent: torch.Tensor) -> None:
+        sentence = self._sentences[row]
+        wav = sentence.audio.take(latent, row.done)
+        if wav is not None:
+            # 16-bit PCM made here: `.cpu()` waits for the GPU, and the event loop must not.
+            sentence.deliver((wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes())
+        if row.done:
+            sentence.deliver(None)
+            self._leave([row])
+
+    def _leave(self, rows: list[Row]) -> None:
+        self._batch.leave(rows)
+        for row in rows:
+            self._sentences.pop(row, None)

@@ -1,0 +1,208 @@
+"""Concurrent sentences share the GPT's decode steps (tiny random-weight XTTS, greedy: top_k 1)."""
+
+import asyncio
+import threading
+
+import pytest
+import torch
+
+from tests.conftest import write_wav
+from wyoming_streamtts.xtts_batch import GptBatch
+from wyoming_streamtts.xtts_model import inference_settings, load_model
+from wyoming_streamtts.xtts_stream import SentenceAudio, text_tokens
+from wyoming_streamtts.xtts_worker import XttsWorker
+
+TEXTS = ["Turn the lights on.", "The washing machine has finished its long cycle.", "Good night."]
+
+
+@pytest.fixture(scope="module")
+def model(tiny_xtts):
+    return load_model(tiny_xtts, "cpu", False)[0]
+
+
+@pytest.fixture(scope="module")
+def voice(model, tmp_path_factory):
+    return model.get_conditioning_latents(audio_path=[str(write_wav(tmp_path_factory.mktemp("ref") / "r.wav", 5.0))])
+
+
+@pytest.fixture(scope="module")
+def greedy(model):
+    return inference_settings(model.config, {"top_k": 1})[0]
+
+
+@torch.inference_mode()
+def alone(model, cond, text: str, sampling) -> list[tuple[int, torch.Tensor]]:
+    """(token, latent) of every step, as coqui's own generate() streams them for the sentence alone."""
+    fake_inputs = model.gpt.compute_embeddings(cond, text_tokens(model, text, "en"))
+    generator = model.gpt.get_generator(
+        fake_inputs=fake_inputs,
+        do_sample=True,
+        num_beams=1,
+        num_return_sequences=1,
+        output_attentions=False,
+        output_hidden_states=True,
+        return_dict_in_generate=True,
+        **sampling.generate_options(),
+    )
+    return [(int(token), latent[0].float()) for token, latent in generator]
+
+
+@torch.inference_mode()
+def batched(model, cond, sampling, joins: list[tuple[int, str]], leaves: dict[int, str] | None = None) -> dict:
+    """Each sentence's (token, latent) steps when it joins the batch at its step (and leaves at leaves')."""
+    batch, got, rows, step = GptBatch(model.gpt), {}, {}, 0
+    leaves = leaves or {}
+    while step == 0 or batch.rows or any(at > step for at, _ in joins):
+        for at, text in joins:
+            if at == step:
+                row, latent = batch.join(cond, text_tokens(model, text, "en"), sampling)
+                rows[text], got[text] = row, [(row.token, latent)]
+        if step in leaves:
+            batch.leave([rows[leaves[step]]])
+        for row, latent in batch.step() if batch.rows else []:
+            text = next(text for text, mine in rows.items() if mine is row)
+            got[text].append((row.token, latent))
+        batch.leave([row for row in batch.rows if row.done])
+        step += 1
+    return got
+
+
+def assert_same_steps(got: list, expected: list) -> None:
+    assert [token for token, _ in got] == [token for token, _ in expected]
+    torch.testing.assert_close(
+        torch.stack([latent for _, latent in got]),
+        torch.stack([latent for _, latent in expected]),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+
+
+def test_sentences_decoded_together_equal_each_alone(model, voice, greedy):
+    got = batched(model, voice[0], greedy, [(0, text) for text in TEXTS])
+    for text in got:
+        assert_same_steps(got[text], alone(model, voice[0], text, greedy))
+
+
+def test_sentences_join_a_running_batch(model, voice, greedy):
+    got = batched(model, voice[0], greedy, [(0, TEXTS[0]), (7, TEXTS[1]), (20, TEXTS[2])])
+    assert len(got) == 3
+    for text in got:
+        assert_same_steps(got[text], alone(model, voice[0], text, greedy))
+
+
+def test_a_row_that_leaves_leaves_the_others_as_they_were(model, voice, greedy):
+    got = batched(model, voice[0], greedy, [(0, TEXTS[0]), (3, TEXTS[1]), (5, TEXTS[2])], leaves={9: TEXTS[1]})
+    expected = {text: alone(model, voice[0], text, greedy) for text in TEXTS}
+    assert_same_steps(got[TEXTS[0]], expected[TEXTS[0]])
+    assert_same_steps(got[TEXTS[2]], expected[TEXTS[2]])
+    assert 0 < len(got[TEXTS[1]]) < len(expected[TEXTS[1]])  # stopped where it left
+    assert_same_steps(got[TEXTS[1]], expected[TEXTS[1]][: len(got[TEXTS[1]])])
+
+
+@torch.inference_mode()
+def sentence_alone(model, text: str, voice, sampling, chunk: int) -> list[torch.Tensor]:
+    """The sentence's audio chunks when it is the batch's only row, as the worker makes them."""
+    batch, audio = GptBatch(model.gpt), SentenceAudio(model, voice[1], sampling, chunk)
+    row, latent = batch.join(voice[0], text_tokens(model, text, "en"), sampling)
+    chunks = []
+    while True:
+        if (wav := audio.take(latent, row.done)) is not None:
+            chunks.append(wav)
+        if row.done:
+            return chunks
+        ((_, latent),) = batch.step()
+
+
+GATE = 12  # the worker's thread waits at this decode step until the leaving client has gone (however loaded)
+
+
+async def test_concurrent_streams_share_steps_and_a_client_leaving_stops_only_its_own(model, voice, greedy):
+    staying, leaving = TEXTS[1], TEXTS[0]
+    expected = {text: sentence_alone(model, text, voice, greedy, 8) for text in (staying, leaving)}
+    rows_per_step: list[int] = []
+    gone = threading.Event()
+
+    def decode_step(_module, _args, kwargs) -> None:
+        if kwargs["inputs_embeds"].shape[1] == 1:  # not a joining sentence's prompt
+            rows_per_step.append(kwargs["inputs_embeds"].shape[0])
+            if len(rows_per_step) == GATE:  # the leaver has had its first chunk (8 tokens) by now
+                assert gone.wait(60), "the leaving client never left"
+
+    hook = model.gpt.gpt.register_forward_pre_hook(decode_step, with_kwargs=True)
+    worker = XttsWorker(model, greedy, stream_chunk_size=8, first_chunk_size=0)
+    try:
+        stays, leaves = worker.stream(staying, "en", voice), worker.stream(leaving, "en", voice)
+
+        async def first_chunk_then_leave() -> bytes:
+            chunk = await anext(leaves)
+            await leaves.aclose()
+            gone.set()
+            return chunk
+
+        left_with, stayed = await asyncio.gather(first_chunk_then_leave(), _all(stays))
+    finally:
+        hook.remove()
+        worker.close()
+    # Batched rows are padded: float sums in another order, so a sample may round to the next 16-bit step.
+    assert [len(chunk) for chunk in stayed] == [2 * len(wav) for wav in expected[staying]]
+    assert max_step(b"".join(stayed), torch.cat(expected[staying])) <= 2
+    assert len(left_with) == 2 * len(expected[leaving][0]) and max_step(left_with, expected[leaving][0]) <= 2
+    # Both decoded together until the client left (after its first chunk: step 7, the join drew token 1;
+    # at the gate at the latest), then the stayer alone: the leaver's row was out of the batch.
+    assert len(expected[leaving]) > 2 and len(expected[staying]) * 8 > GATE + 8  # both still speaking there
+    together = rows_per_step.count(2)
+    assert 7 <= together <= GATE and rows_per_step == [2] * together + [1] * (len(rows_per_step) - together)
+    assert worker.rows == 0
+
+
+async def test_a_step_that_fails_ends_every_sentence_in_it_and_the_next_one_speaks(model, voice, greedy):
+    decode_steps = []
+
+    def fail_at_step_5(_module, _args, kwargs) -> None:
+        if kwargs["inputs_embeds"].shape[1] == 1 and len(decode_steps) < 5:
+            decode_steps.append(kwargs["inputs_embeds"].shape[0])
+            if len(decode_steps) == 5:
+                raise RuntimeError("out of memory")
+
+    hook = model.gpt.gpt.register_forward_pre_hook(fail_at_step_5, with_kwargs=True)
+    worker = XttsWorker(model, greedy, stream_chunk_size=4, first_chunk_size=0)
+    try:
+        failed = await asyncio.gather(
+            *(_all(worker.stream(text, "en", voice)) for text in TEXTS[:2]), return_exceptions=True
+        )
+        assert [str(error) for error in failed] == ["out of memory"] * 2 and decode_steps[-1] == 2
+        assert worker.rows == 0
+        again = await _all(worker.stream(TEXTS[0], "en", voice))  # the model is not left wedged
+    finally:
+        hook.remove()
+        worker.close()
+    expected = sentence_alone(model, TEXTS[0], voice, greedy, 4)
+    assert [len(chunk) for chunk in again] == [2 * len(wav) for wav in expected]
+
+
+async def test_the_worker_hands_the_event_loop_pcm_made_on_its_own_thread(model, voice, greedy, monkeypatch):
+    # `.cpu()` waits for the GPU: done on the loop, it held every connection for as long.
+    expected = sentence_alone(model, TEXTS[0], voice, greedy, 4)
+    threads = []
+    to_cpu = torch.Tensor.cpu
+    monkeypatch.setattr(
+        torch.Tensor, "cpu", lambda self, *a, **k: threads.append(threading.current_thread()) or to_cpu(self, *a, **k)
+    )
+    worker = XttsWorker(model, greedy, stream_chunk_size=4, first_chunk_size=0)
+    try:
+        chunks = [chunk async for chunk in worker.stream(TEXTS[0], "en", voice)]
+    finally:
+        worker.close()
+    assert all(isinstance(chunk, bytes) for chunk in chunks) and len(chunks) == len(expected) >= 2
+    assert [len(chunk) for chunk in chunks] == [2 * len(wav) for wav in expected]
+    assert threads and threading.main_thread() not in threads
+
+
+def max_step(pcm: bytes, wav: torch.Tensor) -> int:
+    """The largest difference, in 16-bit steps, between PCM and the audio it should be."""
+    expected = (wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).int()
+    return int((torch.frombuffer(bytearray(pcm), dtype=torch.int16).int() - expected).abs().max())
+
+
+async def _all(stream) -> list[bytes]:
+    return [chunk async for chunk in stream]

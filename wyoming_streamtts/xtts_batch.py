@@ -1,0 +1,157 @@
+"""Concurrent XTTS sentences share the GPT's decode steps: one batched forward per token for all of them.
+
+A GPT-2 decode step on a CPU costs about the same for four rows as for one (the weights are read once), so
+sentences that speak at the same time step together instead of taking turns. Each row keeps its own prompt
+(conditioning and text), key/value cache, sampling and token history; rows join and leave between steps.
+Rows of different lengths are left-padded in the shared cache and masked out of attention. XTTS replaces
+GPT-2's own position embedding with none, and adds each audio token's position itself: that is per row here,
+so padding changes nothing a row attends to.
+
+Everything here runs on the model's one thread (xtts_worker).
+"""
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import DynamicCache
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+from .xtts_model import Sampling
+
+
+def logits_processors(sampling: Sampling) -> LogitsProcessorList:
+    """What HF's generate() applies for these settings, in its order (sampling, one beam)."""
+    processors = LogitsProcessorList()
+    if sampling.repetition_penalty != 1.0:
+        processors.append(RepetitionPenaltyLogitsProcessor(penalty=sampling.repetition_penalty))
+    if sampling.temperature != 1.0:
+        processors.append(TemperatureLogitsWarper(sampling.temperature))
+    if sampling.top_k:
+        processors.append(TopKLogitsWarper(top_k=sampling.top_k))
+    if sampling.top_p < 1.0:
+        processors.append(TopPLogitsWarper(top_p=sampling.top_p))
+    return processors
+
+
+@dataclass(eq=False)
+class Row:
+    """One sentence's place in the batch."""
+
+    ids: torch.Tensor  # [1, n]: the prompt's placeholder ids and the audio tokens so far, as generate() keeps them
+    processors: LogitsProcessorList
+    limit: int  # the most audio tokens the model makes for one sentence
+    fed: int = 0  # audio tokens given to the GPT so far: the next one's position
+    token: int = -1  # the last token drawn, fed at the next step
+    done: bool = field(default=False)
+
+
+class GptBatch:
+    """The rows decoding together, their shared cache and attention mask."""
+
+    def __init__(self, gpt: Any, gpt_step: Callable[[], AbstractContextManager] = nullcontext) -> None:
+        self.gpt = gpt  # coqui's GPT: its embeddings, heads and the GPT-2 stack (model.gpt)
+        self.gpt_step = gpt_step
+        self.device = gpt.mel_embedding.weight.device  # every tensor made here goes there, with the GPT's
+        self.rows: list[Row] = []
+        self._cache: DynamicCache | None = None
+        self._mask = torch.ones(0, 0, dtype=torch.long, device=self.device)  # [rows, positions]: 0 where padded
+
+    def join(
+        self, cond_latent: torch.Tensor, text_tokens: torch.Tensor, sampling: Sampling
+    ) -> tuple[Row, torch.Tensor]:
+        """A sentence's prompt run alone, its row added to the batch; the row and its first latent [C]."""
+        gpt = self.gpt
+        text = F.pad(F.pad(text_tokens, (0, 1), value=gpt.stop_text_token), (1, 0), value=gpt.start_text_token)
+        prompt = torch.cat([cond_latent, gpt.text_embedding(text) + gpt.text_pos_embedding(text)], dim=1)
+        start = torch.full((1, 1), gpt.start_audio_token, dtype=torch.long, device=self.device)
+        embeds = torch.cat([prompt, gpt.mel_embedding(start) + gpt.mel_pos_embedding.emb(start * 0)], dim=1)
+        cache = DynamicCache()
+        with self.gpt_step():
+            hidden = gpt.gpt(inputs_embeds=embeds, past_key_values=cache, use_cache=True).last_hidden_state
+        # generate()'s ids: ones for the prompt, then the start token (the repetition penalty reads them).
+        ids = torch.ones(1, embeds.shape[1], dtype=torch.long, device=self.device)
+        ids[0, -1] = gpt.start_audio_token
+        row = Row(ids, logits_processors(sampling), limit=gpt.max_gen_mel_tokens)
+        self._add(row, cache, embeds.shape[1])
+        return row, self._draw([row], hidden[:, -1])[0]
+
+    def step(self) -> list[tuple[Row, torch.Tensor]]:
+        """One token for every row that has not ended: (row, latent [C]) each; a row's `token` is what it drew."""
+        gpt = self.gpt
+        tokens = torch.tensor([[row.token] for row in self.rows], device=self.device)
+        positions = torch.tensor([[row.fed] for row in self.rows], device=self.device)
+        embeds = gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(positions)
+        self._mask = torch.cat([self._mask, torch.ones_like(tokens)], dim=1)
+        with self.gpt_step():
+            hidden = gpt.gpt(
+                inputs_embeds=embeds, past_key_values=self._cache, attention_mask=self._mask, use_cache=True
+            ).last_hidden_state
+        return list(zip(self.rows, self._draw(self.rows, hidden[:, -1]), strict=True))
+
+    def leave(self, rows: list[Row]) -> None:
+        """Drop rows (ended, or their client gone); the padding no remaining row needs is cut."""
+        keep = [index for index, row in enumerate(self.rows) if row not in rows]
+        if len(keep) == len(self.rows):
+            return
+        self.rows = [self.rows[index] for index in keep]
+        if not keep:
+            self._cache, self._mask = None, self._mask[:0, :0]
+            return
+        indices = torch.tensor(keep, device=self.device)
+        self._mask = self._mask[indices]
+        padded = int((self._mask.cumsum(dim=1) == 0).sum(dim=1).min())  # leading columns padded in every row
+        self._mask = self._mask[:, padded:]
+        assert self._cache is not None
+        for layer in _layers(self._cache):
+            layer.keys, layer.values = layer.keys[indices, :, padded:], layer.values[indices, :, padded:]
+
+    def _add(self, row: Row, cache: DynamicCache, length: int) -> None:
+        """Left-pad the shorter of the batch and the newcomer, then stack them."""
+        mask = torch.ones(1, length, dtype=torch.long, device=self.device)
+        if self._cache is None:
+            self.rows, self._cache, self._mask = [row], cache, mask
+            return
+        width = max(length, self._mask.shape[1])
+        for ours, theirs in zip(_layers(self._cache), _layers(cache), strict=True):
+            ours.keys = torch.cat([_left_pad(ours.keys, width), _left_pad(theirs.keys, width)])
+            ours.values = torch.cat([_left_pad(ours.values, width), _left_pad(theirs.values, width)])
+        self._mask = torch.cat([_left_pad(self._mask, width), _left_pad(mask, width)])
+        self.rows.append(row)
+
+    def _draw(self, rows: list[Row], hidden: torch.Tensor) -> list[torch.Tensor]:
+        """Each row's next token from its own settings and history; the latents the vocoder reads, in fp32."""
+        latents = self.gpt.final_norm(hidden)
+        logits = self.gpt.mel_head(latents).float()
+        for index, row in enumerate(rows):
+            scores = row.processors(row.ids, logits[index : index + 1])  # type: ignore[arg-type]  # a LongTensor in name
+            token = int(torch.multinomial(F.softmax(scores, dim=-1), num_samples=1))
+            row.ids = torch.cat([row.ids, row.ids.new_tensor([[token]])], dim=1)
+            row.token, row.fed = token, row.fed + 1
+            row.done = token == self.gpt.stop_audio_token or row.fed >= row.limit
+        return list(latents.float())
+
+
+def _layers(cache: DynamicCache) -> list[Any]:
+    """The cache's layers: each a DynamicLayer whose keys and values are [rows, heads, positions, head size]."""
+    return list(cache.layers)
+
+
+def _left_pad(tensor: torch.Tensor, width: int) -> torch.Tensor:
+    """Zeros before the positions (dim 2 of a key/value cache, dim 1 of a mask) up to `width`."""
+    dim = 2 if tensor.dim() == 4 else 1
+    missing = width - tensor.shape[dim]
+    if missing == 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[dim] = missing
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=dim)

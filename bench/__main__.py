@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from bench import first_audio, hardening, load, plot, precision, server, streams, translation, xtts
+from bench import concurrent, first_audio, hardening, load, plot, precision, server, streams, translation, xtts
 from bench.server import piper_voices
 from tests.fake_google import FakeGoogle
 
@@ -88,6 +88,7 @@ def main() -> None:
         "first_audio": first_audio.first_audio_figures(args.quick, runs),
         "describe_under_streams": streams.streams_figures(stream_configs(args.quick), seconds=10 if args.quick else 30),
         "xtts_precision": precision.precision_figures(args.quick),
+        "xtts_concurrent": concurrent.figures(args.quick),
     }
     if not args.quick:
         results["translation"] = translation.translation_figures(runs=max(5, runs))
@@ -117,6 +118,7 @@ def report(results: dict) -> str:
             f"| {row['peak_rss_mb']:.0f} MB |"
         )
     lines += precision.report(results["xtts_precision"])
+    lines += concurrent.report(results["xtts_concurrent"])
     vocoder = results["xtts_vocoder"]
     lines += ["", "Vocoder seconds per chunk by position (coqui's stock re-decode vs windowed):"]
     for index, (stock, ours) in enumerate(zip(vocoder["stock_s"], vocoder["windowed_s"], strict=True), 1):

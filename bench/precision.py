@@ -4,16 +4,15 @@
 (how far int8 moves the GPT's latents, tokens and audio from fp32), not the quality of a trained voice.
 """
 
-import argparse
 import asyncio
 import copy
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from bench import run_alone
 from bench.xtts import checkpoint
 from wyoming_streamtts.xtts_engine import XttsEngine
 from wyoming_streamtts.xtts_model import load_model
@@ -114,13 +113,5 @@ def report(results: dict) -> list[str]:
     return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="the tiny model only, one run")
-    results = precision_figures(parser.parse_args().quick)
-    print(json.dumps(results, indent=1))
-    print("\n".join(report(results)))
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(__doc__, "the tiny model only, one run", precision_figures, report)

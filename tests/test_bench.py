@@ -36,6 +36,15 @@ def test_quick_bench_writes_results():
     assert runs == [("fp32", "torch"), ("int8", "torch"), ("int8", "onnx")]
     assert all(row["rtf"] > 0 for row in precision["one_stream"]) and precision["fidelity"][0]["model"] == "tiny"
     assert "XTTS GPT precision on the CPU" in result.stdout
+    concurrent = results["xtts_concurrent"]["runs"]
+    assert [(row["precision"], row["streams"], len(row["per_stream"])) for row in concurrent] == [
+        ("int8", 1, 1),
+        ("int8", 2, 2),
+    ]
+    assert all(s["audio_s"] > 0.5 and s["first_audio_s"] > 0 for row in concurrent for s in row["per_stream"])
+    assert "Concurrent XTTS streams on the CPU" in result.stdout
+    assert [late["precision"] for late in results["xtts_concurrent"]["arriving_late"]] == ["int8"]
+    assert results["xtts_concurrent"]["arriving_late"][0]["first_audio_s"] > 0
     huge = results["huge_reference"]
     assert huge["file_bytes"] == 1 << 30 and huge["read_bytes"] > 0 and huge["peak_rss_mb"] > 10
     assert "GiB reference recording" in result.stdout

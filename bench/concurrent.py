@@ -1,0 +1,108 @@
+"""Concurrent XTTS streams on the CPU: audio seconds per wall second, and each stream's underruns.
+
+`python -m bench.concurrent [--quick]`: prints one JSON object. 1, 2 and 4 streams start together, each one
+sentence, through the product's XttsEngine (its GPT steps are shared by the streams), fp32 and int8 GPT; then
+one request arrives as another starts speaking, and its first audio is timed.
+A stream underruns when a chunk arrives after the audio before it has played out (playback starting at its
+first chunk). Run it on an idle machine: other load changes every figure.
+"""
+
+import asyncio
+import time
+from pathlib import Path
+
+import torch
+
+from bench import run_alone
+from bench.precision import TEXT
+from bench.xtts import checkpoint
+from wyoming_streamtts.xtts_engine import XttsEngine
+
+
+async def _one(engine: XttsEngine, speaker: str, began: float, sounding: asyncio.Event | None = None) -> dict:
+    """One stream's figures: first audio, audio, underruns and the silence they make (`sounding` set at
+    its first audio)."""
+    first = played_until = None
+    audio_s = underruns = gap_s = 0.0
+    async for chunk in engine.synthesize(TEXT, "en", speaker):
+        now = time.monotonic() - began
+        if first is None:
+            first = played_until = now
+            if sounding:
+                sounding.set()
+        elif now > played_until:
+            underruns += 1
+            gap_s += now - played_until
+            played_until = now
+        seconds = len(chunk.audio) / 2 / engine.rate
+        played_until += seconds
+        audio_s += seconds
+    return {"first_audio_s": first, "audio_s": audio_s, "underruns": int(underruns), "silence_s": gap_s}
+
+
+def concurrent_figures(folder: Path, precision: str, counts: tuple[int, ...]) -> tuple[list[dict], dict]:
+    """For each count of streams, started together after a warm-up: aggregate speed and each stream's figures;
+    then the first audio of a request arriving while another speaks."""
+    engine = XttsEngine(folder, "cpu", [], None, stream_chunk_size=20, first_chunk_size=4, precision=precision)
+    speaker = engine.speakers[0].name
+
+    async def measure() -> tuple[list[dict], float]:
+        await _one(engine, speaker, time.monotonic())  # warm-up, and the planner's first measure
+        rows = []
+        for count in counts:
+            began = time.monotonic()
+            streams = await asyncio.gather(*(_one(engine, speaker, began) for _ in range(count)))
+            wall = time.monotonic() - began
+            audio = sum(stream["audio_s"] for stream in streams)
+            rows.append(
+                {"precision": precision, "streams": count, "audio_per_wall_s": audio / wall, "per_stream": streams}
+            )
+        late = await _arriving_late(engine, speaker)
+        await engine.close()
+        return rows, late
+
+    rows, late = asyncio.run(measure())
+    return rows, {"precision": precision, "first_audio_s": late}
+
+
+async def _arriving_late(engine: XttsEngine, speaker: str) -> float:
+    """The first audio of a request that arrives while another is speaking (just after its first audio)."""
+    sounding = asyncio.Event()
+    speaking = asyncio.create_task(_one(engine, speaker, time.monotonic(), sounding))
+    await sounding.wait()
+    late = await _one(engine, speaker, time.monotonic())
+    await speaking
+    return late["first_audio_s"]
+
+
+def figures(quick: bool) -> dict:
+    """Full size, fp32 and int8, 1/2/4 streams (quick: the tiny model, int8, 1 and 2 streams)."""
+    folder = checkpoint(not quick, 120)
+    runs = [("int8", (1, 2))] if quick else [("fp32", (1, 2, 4)), ("int8", (1, 2, 4))]
+    measured = [concurrent_figures(folder, precision, counts) for precision, counts in runs]
+    return {
+        "threads": torch.get_num_threads(),
+        "model": "tiny" if quick else "full",
+        "runs": [row for rows, _ in measured for row in rows],
+        "arriving_late": [late for _, late in measured],
+    }
+
+
+def report(results: dict) -> list[str]:
+    lines = ["", f"Concurrent XTTS streams on the CPU ({results['model']} model, GPT steps shared):"]
+    for row in results["runs"]:
+        streams = row["per_stream"]
+        lines.append(
+            f"  {row['precision']}, {row['streams']} streams: {row['audio_per_wall_s']:.2f} audio s per wall s; "
+            f"first audio {max(s['first_audio_s'] for s in streams):.2f} s at worst; "
+            f"underruns {sum(s['underruns'] for s in streams)}, silence {sum(s['silence_s'] for s in streams):.1f} s"
+        )
+    for late in results["arriving_late"]:
+        lines.append(
+            f"  {late['precision']}, a request arriving while another speaks: first audio {late['first_audio_s']:.2f} s"
+        )
+    return lines
+
+
+if __name__ == "__main__":
+    run_alone(__doc__, "the tiny model, int8, 1 and 2 streams", figures, report)

@@ -99,6 +99,20 @@ def test_a_row_that_leaves_leaves_the_others_as_they_were(model, voice, greedy):
     assert_same_steps(got[TEXTS[1]], expected[TEXTS[1]][: len(got[TEXTS[1]])])
 
 
+def test_a_sentence_whose_first_draw_fails_leaves_the_batch_as_it_was(model, voice, greedy, monkeypatch):
+    def no_draw(*_args, **_kwargs):
+        raise RuntimeError("probability tensor contains nan")
+
+    batch = GptBatch(model.gpt)
+    row, _ = batch.join(voice[0], text_tokens(model, TEXTS[0], "en"), greedy)
+    monkeypatch.setattr(torch, "multinomial", no_draw)
+    with pytest.raises(RuntimeError, match="nan"):
+        batch.join(voice[0], text_tokens(model, TEXTS[1], "en"), greedy)
+    monkeypatch.undo()
+    assert batch.rows == [row]  # no row left behind that no sentence owns
+    assert [stepped for stepped, _ in batch.step()] == [row]
+
+
 @torch.inference_mode()
 def sentence_alone(model, text: str, voice, sampling, chunk: int) -> list[torch.Tensor]:
     """The sentence's audio chunks when it is the batch's only row, as the worker makes them."""

@@ -82,8 +82,9 @@ class GptBatch:
         ids = torch.ones(1, embeds.shape[1], dtype=torch.long, device=self.device)
         ids[0, -1] = gpt.start_audio_token
         row = Row(ids, logits_processors(sampling), limit=gpt.max_gen_mel_tokens)
+        latent = self._draw([row], hidden[:, -1])[0]  # before the row is in the batch: a draw that fails leaves none
         self._add(row, cache, embeds.shape[1])
-        return row, self._draw([row], hidden[:, -1])[0]
+        return row, latent
 
     def step(self) -> list[tuple[Row, torch.Tensor]]:
         """One token for every row that has not ended: (row, latent [C]) each; a row's `token` is what it drew."""

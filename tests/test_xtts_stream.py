@@ -74,3 +74,20 @@ def test_windowed_stream_matches_coquis_stream_with_flat_cost(model, steps):
     frames_per_token = stock_frames[-1] / steps[-1]
     widest_chunk = max(b - a for a, b in zip([0, *steps], steps, strict=False))
     assert max(our_frames) <= DEFAULT_CONTEXT_FRAMES + widest_chunk * frames_per_token + 8
+
+
+@torch.inference_mode()
+def test_the_context_window_covers_the_vocoders_reach(model):
+    # The frames decoded again before a chunk must hold everything its first sample depends on: a change
+    # to one input frame may move the audio only within DEFAULT_CONTEXT_FRAMES frames of it, either side.
+    generator = model.hifigan_decoder.waveform_decoder
+    torch.manual_seed(5)
+    frames = torch.randn(1, generator.conv_pre.in_channels, 4 * DEFAULT_CONTEXT_FRAMES)
+    g = torch.nn.functional.normalize(torch.randn(1, 512, 1), dim=1)
+    changed = frames.clone()
+    changed[:, :, 2 * DEFAULT_CONTEXT_FRAMES] += 1.0
+    before, after = generator(frames, g=g).squeeze(), generator(changed, g=g).squeeze()
+    hop = before.shape[0] // frames.shape[-1]
+    moved = ((after - before).abs() > 1e-6 * before.abs().max()).nonzero().squeeze(1)
+    reach = max(2 * DEFAULT_CONTEXT_FRAMES - moved[0].item() / hop, moved[-1].item() / hop - 2 * DEFAULT_CONTEXT_FRAMES)
+    assert 8 < reach <= DEFAULT_CONTEXT_FRAMES

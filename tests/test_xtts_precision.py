@@ -1,11 +1,14 @@
 """--xtts-precision: the GPT's precision per device, int8 on a CPU, faithful to fp32 (tiny random-weight XTTS)."""
 
 import copy
+import threading
 
 import pytest
 import torch
 
 from tests.conftest import speak_on_cpu_xtts
+from wyoming_streamtts import xtts_engine
+from wyoming_streamtts.xtts_engine import XttsEngine
 from wyoming_streamtts.xtts_model import load_model
 from wyoming_streamtts.xtts_precision import apply_precision, as_linear, decide_precision
 
@@ -74,3 +77,34 @@ def test_a_precision_the_device_cannot_run_stops_the_start(start_server, tiny_xt
     )
     assert server.process.wait(120) == 2
     assert "--xtts-precision fp16 does not run on cpu (it runs on cuda, mps)" in server.log()
+
+
+async def test_all_the_models_pytorch_work_runs_on_the_workers_one_thread(tiny_xtts, tmp_path, monkeypatch):
+    # Loading it on another thread left that thread's OpenMP team behind, and every int8 GPT step on the
+    # worker's thread then took 1.7x as long on a 2-core CPU (docs/performance.md).
+    threads: dict[str, set[str]] = {}
+
+    def watched(name, function):
+        def run(*args):
+            threads.setdefault(name, set()).add(threading.current_thread().name)
+            return function(*args)
+
+        monkeypatch.setattr(xtts_engine, name, run)
+
+    for name in ("load_model", "apply_precision", "use_onnx_vocoder"):
+        watched(name, getattr(xtts_engine, name))
+    engine = XttsEngine(tiny_xtts, "cpu", [], tmp_path, 8, 0, precision="int8", vocoder="onnx")
+    try:
+        engine.model.hifigan_decoder.waveform_decoder.register_forward_pre_hook(
+            lambda *_: threads.setdefault("vocoder", set()).add(threading.current_thread().name)
+        )
+        engine.model.gpt.gpt.register_forward_pre_hook(
+            lambda *_: threads.setdefault("gpt", set()).add(threading.current_thread().name)
+        )
+        audio = [chunk async for chunk in engine.synthesize("The lights are on.", "en", engine.speakers[0].name)]
+    finally:
+        await engine.close()
+    assert sum(len(chunk.audio) for chunk in audio) > engine.rate // 2
+    assert set(threads) == {"load_model", "apply_precision", "use_onnx_vocoder", "vocoder", "gpt"}
+    names = set().union(*threads.values())
+    assert len(names) == 1 and names.pop().startswith("xtts")

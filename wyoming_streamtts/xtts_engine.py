@@ -2,10 +2,14 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+from TTS.tts.configs.xtts_config import XttsConfig
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
@@ -21,6 +25,8 @@ from .xtts_vocoder import use_onnx_vocoder
 from .xtts_worker import XttsWorker
 
 _LOGGER = logging.getLogger(__name__)
+
+GptStep = Callable[[], AbstractContextManager]  # the context each GPT step runs in (xtts_precision)
 
 
 class XttsEngine(Engine):
@@ -46,14 +52,21 @@ class XttsEngine(Engine):
         """`sampling`: flags that override the checkpoint's own settings (None: the checkpoint's);
         `precision`: the GPT's, as xtts_precision.decide_precision chose it; `vocoder`: what runs the
         vocoder, as xtts_vocoder.decide_vocoder chose it."""
-        self.model, config = load_model(model_dir, device, deepspeed)
-        gpt_step = apply_precision(self.model, precision, device)
+        # All of the model's PyTorch work, its loading too, runs on the worker's one thread: once another
+        # thread has run PyTorch's multi-threaded kernels, each thread keeps its own OpenMP team, and an
+        # int8 GPT step on the worker took 41-44 ms instead of 25-26 ms (docs/performance.md).
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts")
+        try:
+            self.model, config, gpt_step = executor.submit(self._load, model_dir, device, deepspeed, precision).result()
+        except BaseException:
+            executor.shutdown(wait=False)  # the next engine of the chain speaks instead: no thread left behind
+            raise
         self.rate: int = config.audio.output_sample_rate  # 24 kHz for XTTS v2
         self._codes = engine_codes(config.languages)  # the checkpoint's own list: 17 for XTTS v2
         self.languages = frozenset(self._codes)
         self.sampling, self.conditioning = inference_settings(config, sampling or {})
         _LOGGER.info("XTTS sampling: %s; cloning: %s", self.sampling, self.conditioning)
-        self.worker = XttsWorker(self.model, self.sampling, stream_chunk_size, first_chunk_size, gpt_step)
+        self.worker = XttsWorker(self.model, self.sampling, stream_chunk_size, first_chunk_size, gpt_step, executor)
         studio = self.model.speaker_manager.speakers if self.model.speaker_manager else {}
         self._studio: dict[str, Latents] = {
             name: (data["gpt_cond_latent"], data["speaker_embedding"]) for name, data in studio.items()
@@ -68,10 +81,15 @@ class XttsEngine(Engine):
             usable=self._fits_model,
             settings=repr(self.conditioning),
         )
-        if vocoder == "onnx" and use_onnx_vocoder(self.model, self.latents.folder):
+        if vocoder == "onnx" and executor.submit(use_onnx_vocoder, self.model, self.latents.folder).result():
             _LOGGER.info("XTTS vocoder in ONNX Runtime on the CPU")
         self._warm_up: asyncio.Task | None = None
         self._rewarm: asyncio.Task | None = None  # recordings added by a reload
+
+    @staticmethod
+    def _load(model_dir: Path, device: str, deepspeed: bool, precision: str) -> tuple[Any, XttsConfig, GptStep]:
+        model, config = load_model(model_dir, device, deepspeed)
+        return model, config, apply_precision(model, precision, device)
 
     async def start(self) -> None:
         self._warm_up = asyncio.create_task(self.latents.warm_up(list(self._cloned.values())))

@@ -42,12 +42,14 @@ class XttsWorker:
         stream_chunk_size: int,
         first_chunk_size: int,
         gpt_step: Callable[[], AbstractContextManager] = nullcontext,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
+        """`executor`: the one-thread executor the model was loaded on, if it was (xtts_engine says why)."""
         self.model = model
         self.sampling = sampling
         self.stream_chunk_size = stream_chunk_size
         self.first_chunk_size = first_chunk_size
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts")
+        self.executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts")
         self._pace = Pace()  # measured on this thread
         self._batch = GptBatch(model.gpt, gpt_step)  # this thread's only
         self._sentences: dict[Row, _Sentence] = {}  # this thread's only

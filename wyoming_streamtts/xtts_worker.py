@@ -120,9 +120,10 @@ class XttsWorker:
             for row, latent in self._batch.step():
                 self._take(row, latent)
         except Exception as err:  # noqa: BLE001 - the model failed: every sentence of the step hears it
-            for sentence in self._sentences.values():
+            failed = list(self._sentences.values())
+            self._leave(list(self._sentences))  # before they hear it: a stream that has ended holds no row
+            for sentence in failed:
                 sentence.deliver(err)
-            self._leave(list(self._sentences))
             return False
         return bool(self._batch.rows)
 
@@ -133,8 +134,8 @@ class XttsWorker:
             # 16-bit PCM made here: `.cpu()` waits for the GPU, and the event loop must not.
             sentence.deliver((wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes())
         if row.done:
-            sentence.deliver(None)
             self._leave([row])
+            sentence.deliver(None)
 
     def _leave(self, rows: list[Row]) -> None:
         self._batch.leave(rows)

@@ -10,8 +10,7 @@ so padding changes nothing a row attends to.
 Everything here runs on the model's one thread (xtts_worker).
 """
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +26,7 @@ from transformers.generation.logits_process import (
 )
 
 from .xtts_model import Sampling
+from .xtts_precision import GptStep
 
 
 def logits_processors(sampling: Sampling) -> LogitsProcessorList:
@@ -58,7 +58,7 @@ class Row:
 class GptBatch:
     """The rows decoding together, their shared cache and attention mask."""
 
-    def __init__(self, gpt: Any, gpt_step: Callable[[], AbstractContextManager] = nullcontext) -> None:
+    def __init__(self, gpt: Any, gpt_step: GptStep = nullcontext) -> None:
         self.gpt = gpt  # coqui's GPT: its embeddings, heads and the GPT-2 stack (model.gpt)
         self.gpt_step = gpt_step
         self.device = gpt.mel_embedding.weight.device  # every tensor made here goes there, with the GPT's

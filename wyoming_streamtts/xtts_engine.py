@@ -2,9 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from collections.abc import AsyncGenerator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,14 +17,12 @@ from .latents import LatentCache, Latents
 from .splitter import split_sentences
 from .voices import Speaker
 from .xtts_model import conditioning_latents, fingerprint, inference_settings, load_model
-from .xtts_precision import apply_precision
+from .xtts_precision import GptStep, apply_precision
 from .xtts_stream import fit_sentence
 from .xtts_vocoder import use_onnx_vocoder
-from .xtts_worker import XttsWorker
+from .xtts_worker import XttsWorker, model_thread
 
 _LOGGER = logging.getLogger(__name__)
-
-GptStep = Callable[[], AbstractContextManager]  # the context each GPT step runs in (xtts_precision)
 
 
 class XttsEngine(Engine):
@@ -55,7 +51,7 @@ class XttsEngine(Engine):
         # All of the model's PyTorch work, its loading too, runs on the worker's one thread: once another
         # thread has run PyTorch's multi-threaded kernels, each thread keeps its own OpenMP team, and an
         # int8 GPT step on the worker took 41-44 ms instead of 25-26 ms (docs/performance.md).
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts")
+        executor = model_thread()
         try:
             self.model, config, gpt_step = executor.submit(self._load, model_dir, device, deepspeed, precision).result()
         except BaseException:

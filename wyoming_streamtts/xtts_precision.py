@@ -15,6 +15,8 @@ from transformers.pytorch_utils import Conv1D
 
 _LOGGER = logging.getLogger(__name__)
 
+GptStep = Callable[[], contextlib.AbstractContextManager]  # the context each GPT step runs in
+
 # Where each runs: dynamic int8 kernels exist for the CPU only; fp16 on a CPU is emulated (slow).
 _DEVICES = {"fp32": ("cpu", "cuda", "mps"), "int8": ("cpu",), "fp16": ("cuda", "mps"), "bf16": ("cpu", "cuda")}
 
@@ -53,7 +55,7 @@ def as_linear(module: nn.Module) -> int:
     return replaced
 
 
-def apply_precision(model: Any, precision: str, device: str) -> Callable[[], contextlib.AbstractContextManager]:
+def apply_precision(model: Any, precision: str, device: str) -> GptStep:
     """Set the GPT of a loaded XTTS model to `precision`; returns the context each GPT step runs in.
 
     int8 quantizes the GPT stack's Linear layers dynamically (weights int8, activations quantized per

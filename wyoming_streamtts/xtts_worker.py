@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -12,9 +12,15 @@ import torch
 from .chunk_planner import Pace
 from .xtts_batch import GptBatch, Row
 from .xtts_model import Sampling
+from .xtts_precision import GptStep
 from .xtts_stream import SentenceAudio, text_tokens
 
 T = TypeVar("T")
+
+
+def model_thread() -> ThreadPoolExecutor:
+    """The one thread all of a model's work runs on, its loading too (xtts_engine says why)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts")
 
 
 @dataclass(eq=False)
@@ -41,15 +47,15 @@ class XttsWorker:
         sampling: Sampling,
         stream_chunk_size: int,
         first_chunk_size: int,
-        gpt_step: Callable[[], AbstractContextManager] = nullcontext,
+        gpt_step: GptStep = nullcontext,
         executor: ThreadPoolExecutor | None = None,
     ) -> None:
-        """`executor`: the one-thread executor the model was loaded on, if it was (xtts_engine says why)."""
+        """`executor`: the `model_thread()` the model was loaded on, if it was."""
         self.model = model
         self.sampling = sampling
         self.stream_chunk_size = stream_chunk_size
         self.first_chunk_size = first_chunk_size
-        self.executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts")
+        self.executor = executor or model_thread()
         self._pace = Pace()  # measured on this thread
         self._batch = GptBatch(model.gpt, gpt_step)  # this thread's only
         self._sentences: dict[Row, _Sentence] = {}  # this thread's only

@@ -5,6 +5,7 @@ streamed as Home Assistant streams an LLM's answer.
 """
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +47,20 @@ def piper_server(start_server, tmp_path):
     return start_server("--engine", "piper", "--piper-voices", str(add_voice(tmp_path / "piper")))
 
 
+def steady_voice(folder: Path) -> Path:
+    """Joe without Piper's sampled prosody (noise scales 0): the same words, the same audio, every run.
+
+    With the shipped noise, Whisper tiny.en now and then mishears a short answer: "the oven is" as
+    "the hub and his" failed a CI run (old code too). What the markdown tests judge is the markdown.
+    """
+    return add_voice(folder, inference={"noise_scale": 0.0, "length_scale": 1, "noise_w": 0.0})
+
+
+@pytest.fixture
+def steady_piper_server(start_server, tmp_path):
+    return start_server("--engine", "piper", "--piper-voices", str(steady_voice(tmp_path / "piper")))
+
+
 def llm_deltas(text: str, seed: int) -> list[str]:
     """Deltas of 1 to 9 characters, cut anywhere, as an LLM agent's answer arrives."""
     rng, deltas, start = random.Random(seed), [], 0
@@ -75,21 +90,21 @@ async def test_espeak_the_last_resort_is_understood(start_server, listener):
 
 
 @pytest.mark.parametrize(("answer", "words"), MARKDOWN)
-async def test_an_llm_answer_is_heard_without_its_markdown(piper_server, listener, answer, words):
+async def test_an_llm_answer_is_heard_without_its_markdown(steady_piper_server, listener, answer, words):
     for seed in (1, 2):
-        reply = await stream_deltas(piper_server.port, llm_deltas(answer, seed), "en/joe")
+        reply = await stream_deltas(steady_piper_server.port, llm_deltas(answer, seed), "en/joe")
         assert_well_formed(reply, streaming=True)
         heard = normalise(listener.hear(reply.samples))
-        # Piper samples its prosody, so Whisper tiny.en now and then mishears one word ("the oven"
-        # as "the rubbing", "lights" as "whites", old code too): one is allowed. A marker read
-        # aloud adds words, and is among those never heard.
+        # Every word is heard here; one misheard word is allowed for another CPU's rounding. A marker
+        # read aloud adds words, and is among those never heard.
         assert word_error_rate(words, heard) * len(words.split()) <= 1, heard
         assert not any(word in heard for word in NEVER_HEARD), heard
 
 
 async def test_keep_markdown_reads_the_markers(start_server, tmp_path, listener):
     # The recognizer does hear markup when it is read: the test above can fail.
-    server = start_server("--engine", "piper", "--piper-voices", str(add_voice(tmp_path / "piper")), "--keep-markdown")
+    voices = steady_voice(tmp_path / "piper")
+    server = start_server("--engine", "piper", "--piper-voices", str(voices), "--keep-markdown")
     reply = await stream_deltas(server.port, llm_deltas("Visit https://www.example.com/a now.", 1), "en/joe")
     heard = normalise(listener.hear(reply.samples))
     assert any(word in heard for word in ("http", "slash")), heard

@@ -18,8 +18,9 @@ def speak(pace: Pace, first: int, gpt_s: float, frame_s: float, tokens: int = 12
     chunks, sizes = [], []
     size, new = planner.first_size(), 0
     for token in range(1, tokens + 1):
-        now += gpt_s + (0.05 if token == 1 else 0.0)  # the first token carries the prompt
-        planner.token()
+        step_s = gpt_s + (0.05 if token == 1 else 0.0)  # the first token carries the prompt
+        now += step_s
+        planner.token(step_s)
         new += 1
         final = token == tokens
         if new >= size or final:
@@ -32,7 +33,6 @@ def speak(pace: Pace, first: int, gpt_s: float, frame_s: float, tokens: int = 12
             sizes.append(new)
             if not final:
                 size, new = planner.sent(audio, frames * frame_s, frames), 0
-                planner.resumed()
     planner.finish()
     return chunks, sizes
 

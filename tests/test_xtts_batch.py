@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -120,8 +121,8 @@ def sentence_alone(model, text: str, voice, sampling, chunk: int) -> list[torch.
     row, latent = batch.join(voice[0], text_tokens(model, text, "en"), sampling)
     chunks = []
     while True:
-        if (wav := audio.take(latent, row.done)) is not None:
-            chunks.append(wav)
+        if (frames := audio.take(latent, row.done, 0.0)) is not None:
+            chunks.append(audio.decode(frames, row.done))
         if row.done:
             return chunks
         ((_, latent),) = batch.step()
@@ -210,6 +211,88 @@ async def test_the_worker_hands_the_event_loop_pcm_made_on_its_own_thread(model,
     assert all(isinstance(chunk, bytes) for chunk in chunks) and len(chunks) == len(expected) >= 2
     assert [len(chunk) for chunk in chunks] == [2 * len(wav) for wav in expected]
     assert threads and threading.main_thread() not in threads
+
+
+def vocoder_thread():
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts-vocoder")
+
+
+async def test_on_a_thread_of_its_own_the_vocoder_decodes_while_the_next_steps_run(model, voice, greedy):
+    # ONNX Runtime on a CPU of 2 cores or more: a chunk's decoding no longer holds up the GPT.
+    expected = sentence_alone(model, TEXTS[1], voice, greedy, 4)
+    steps, decodes, later = [], [], threading.Event()
+
+    def count_step(_module, _args, kwargs) -> None:
+        if kwargs["inputs_embeds"].shape[1] == 1:
+            steps.append(threading.current_thread().name)
+            if decodes and len(steps) >= decodes[0] + 6:
+                later.set()
+
+    def first_decode_waits_for_six_steps(_module, _args) -> None:
+        if not decodes:
+            decodes.append(len(steps))
+            later.wait(30)  # on the model's thread, no step could come: it would wait in vain
+
+    hooks = [
+        model.gpt.gpt.register_forward_pre_hook(count_step, with_kwargs=True),
+        model.hifigan_decoder.waveform_decoder.register_forward_pre_hook(first_decode_waits_for_six_steps),
+    ]
+    worker = XttsWorker(model, greedy, stream_chunk_size=4, first_chunk_size=0, decoding=vocoder_thread())
+    try:
+        chunks = await _all(worker.stream(TEXTS[1], "en", voice))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        worker.close()
+    assert later.is_set() and len(expected) >= 4
+    assert set(steps) == {"xtts_0"}
+    assert [len(chunk) for chunk in chunks] == [2 * len(wav) for wav in expected]
+    assert max_step(b"".join(chunks), torch.cat(expected)) <= 1
+
+
+@pytest.mark.parametrize("own_thread", [False, True], ids=["between-steps", "own-thread"])
+async def test_a_vocoder_failure_ends_only_its_own_sentence(model, voice, greedy, own_thread):
+    other = (voice[0], voice[1] * 0.5)  # another speaker: its chunks are known by their embedding
+    expected = sentence_alone(model, TEXTS[1], voice, greedy, 4)
+    rows_per_step, failed_chunks = [], []
+
+    def count_rows(_module, _args, kwargs) -> None:
+        if kwargs["inputs_embeds"].shape[1] == 1:
+            rows_per_step.append(kwargs["inputs_embeds"].shape[0])
+
+    def second_chunk_of_the_other_fails(_module, _args, kwargs) -> None:
+        if torch.equal(kwargs["g"], other[1]):
+            failed_chunks.append(len(rows_per_step))
+            if len(failed_chunks) == 2:
+                raise RuntimeError("vocoder out of memory")
+
+    hooks = [
+        model.gpt.gpt.register_forward_pre_hook(count_rows, with_kwargs=True),
+        model.hifigan_decoder.waveform_decoder.register_forward_pre_hook(
+            second_chunk_of_the_other_fails, with_kwargs=True
+        ),
+    ]
+    worker = XttsWorker(
+        model, greedy, stream_chunk_size=4, first_chunk_size=0, decoding=vocoder_thread() if own_thread else None
+    )
+    try:
+        stayed, failed = await asyncio.gather(
+            _all(worker.stream(TEXTS[1], "en", voice)),
+            _all(worker.stream(TEXTS[0], "en", other)),
+            return_exceptions=True,
+        )
+        assert worker.rows == 0
+    finally:
+        for hook in hooks:
+            hook.remove()
+        worker.close()
+    assert isinstance(failed, RuntimeError) and str(failed) == "vocoder out of memory"
+    assert not isinstance(stayed, BaseException)
+    assert [len(chunk) for chunk in stayed] == [2 * len(wav) for wav in expected]
+    assert max_step(b"".join(stayed), torch.cat(expected)) <= 2
+    # Both were in the batch; once the failed one had heard it, its row was out (between steps, the GPT has
+    # its steps left to run; on its own thread, it may have run them all before a chunk was decoded).
+    assert rows_per_step[0] == 2 and set(rows_per_step[failed_chunks[-1] + 1 :]) <= {1}
 
 
 def max_step(pcm: bytes, wav: torch.Tensor) -> int:

@@ -58,7 +58,6 @@ class ChunkPlanner:
         self.shape = shape
         self.pace = pace
         self._clock = clock
-        self._mark = clock()
         self._prompt_done = False  # the first token, which carries the prompt, has come
         self._gpt_s = 0.0
         self._gpt_tokens = 0
@@ -81,17 +80,12 @@ class ChunkPlanner:
         needed = math.ceil((self.shape.held_back_s + per_chunk * _MARGIN) / spare)
         return max(self.first, min(self.steady, needed))
 
-    def resumed(self) -> None:
-        """Generation goes on (the time since was the client's, or other requests')."""
-        self._mark = self._clock()
-
-    def token(self) -> None:
-        now = self._clock()
+    def token(self, gpt_s: float) -> None:
+        """A token came after `gpt_s` of GPT work (its step's time: not the vocoder's, nor a client's)."""
         if self._prompt_done:  # the first token's time is the prompt's, paid once per sentence
-            self._gpt_s += now - self._mark
+            self._gpt_s += gpt_s
             self._gpt_tokens += 1
         self._prompt_done = True
-        self._mark = now
 
     def sent(self, audio_s: float, vocoder_s: float, frames: int) -> int:
         """A chunk of `audio_s` went out after `vocoder_s` decoding `frames`: the next chunk's size."""

@@ -10,6 +10,7 @@ all latents, so frame positions line up with a full decode sample for sample.
 """
 
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -51,7 +52,7 @@ class WindowedVocoder:
         self.decoded_frames = 0  # frames the last call decoded, context included
 
     def shape(self) -> ChunkShape:
-        """What a chunk costs and brings, per GPT token (the interpolations of `_frames`)."""
+        """What a chunk costs and brings, per GPT token (the interpolations of `frames`)."""
         decoder = self.decoder
         seconds_per_token = decoder.ar_mel_length_compression / decoder.input_sample_rate * self.length_scale
         return ChunkShape(
@@ -63,7 +64,10 @@ class WindowedVocoder:
 
     def decode(self, latents: torch.Tensor, final: bool) -> torch.Tensor:
         """Audio for the latents [T, C] that are new since the last call."""
-        frames = self._frames(latents)
+        return self.decode_frames(self.frames(latents), final)
+
+    def decode_frames(self, frames: torch.Tensor, final: bool) -> torch.Tensor:
+        """`decode` from `frames(latents)`: apart, the interpolations can run on another thread than the generator."""
         total = frames.shape[-1] * self.hop
         first = max(0, self._emitted // self.hop - self.context_frames)
         self.decoded_frames = frames.shape[-1] - first
@@ -81,7 +85,7 @@ class WindowedVocoder:
         assert self._emitted <= total
         return chunk
 
-    def _frames(self, latents: torch.Tensor) -> torch.Tensor:
+    def frames(self, latents: torch.Tensor) -> torch.Tensor:
         """The vocoder's input for all latents: HifiDecoder.forward's interpolations."""
         x = latents[None]  # [1, T, C]
         if self.length_scale != 1.0:
@@ -101,7 +105,11 @@ class WindowedVocoder:
 
 
 class SentenceAudio:
-    """One sentence's latents as they come, turned into audio chunks of the sizes its planner picks."""
+    """One sentence's latents as they come, turned into audio chunks of the sizes its planner picks.
+
+    `take` runs on the model's thread, `decode` on the vocoder's (the same one, or its own beside it):
+    what a chunk's decoding measured reaches the planner at the next `take`.
+    """
 
     def __init__(
         self,
@@ -117,24 +125,29 @@ class SentenceAudio:
         self.planner = ChunkPlanner(first_chunk_size, stream_chunk_size, self.vocoder.shape(), pace or Pace())
         self._latents: list[torch.Tensor] = []
         self._size, self._new = self.planner.first_size(), 0
+        self._decoded: deque[tuple[float, float, int]] = deque()  # (audio s, seconds, frames) per chunk decoded
 
-    def take(self, latent: torch.Tensor, final: bool) -> torch.Tensor | None:
-        """The next chunk's audio when this latent completes one (or ends the sentence), else None."""
+    def take(self, latent: torch.Tensor, final: bool, gpt_s: float) -> torch.Tensor | None:
+        """The vocoder's input for the next chunk when this latent (after `gpt_s` of GPT work) completes one
+        or ends the sentence, else None: `decode` it."""
+        while self._decoded:
+            self._size = self.planner.sent(*self._decoded.popleft())
         self._latents.append(latent)
-        self.planner.token()
+        self.planner.token(gpt_s)
         self._new += 1
         if final:
             self.planner.finish()
-            return self.vocoder.decode(torch.stack(self._latents), final=True)
-        if self._new < self._size:
+        elif self._new < self._size:
             return None
+        self._new = 0
+        return self.vocoder.frames(torch.stack(self._latents))
+
+    def decode(self, frames: torch.Tensor, final: bool) -> torch.Tensor:
+        """The chunk's audio, from what `take` gave, in the order it gave them."""
         began = time.monotonic()
-        wav = self.vocoder.decode(torch.stack(self._latents), final=False)
-        self._size, self._new = (
-            self.planner.sent(len(wav) / self.rate, time.monotonic() - began, self.vocoder.decoded_frames),
-            0,
-        )
-        self.planner.resumed()  # the next token's time is the GPT's, not this chunk's decoding
+        wav = self.vocoder.decode_frames(frames, final)
+        if not final:
+            self._decoded.append((len(wav) / self.rate, time.monotonic() - began, self.vocoder.decoded_frames))
         return wav
 
 

@@ -1,6 +1,7 @@
 """The XTTS model's one worker thread, where concurrent sentences share batched GPT steps."""
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -29,16 +30,18 @@ class _Sentence:
 
     audio: SentenceAudio
     deliver: Callable[[bytes | BaseException | None], object]  # to its stream on the event loop; None: ended
-    gone: bool = False  # its client left: the row leaves before the next step
+    gone: bool = False  # its client left, or its vocoder failed: the row leaves before the next step
 
 
 class XttsWorker:
-    """Owns the model and the one thread that runs all its work.
+    """Owns the model and the one thread that runs all its PyTorch work.
 
     Sentences that speak at the same time are rows of one `GptBatch`: each step draws a token for all of
     them, and each row's audio is decoded when its chunk is due. A step is one job on the thread, so other
     model work (conditioning latents, tokenizing, a new sentence's prompt) runs between steps, and a new
     sentence waits one step, not for others' chunks. A client that leaves takes its row out before the next step.
+    The vocoder runs its chunks on the model's thread between steps, or on a thread of its own while the next
+    steps run (ONNX Runtime on a CPU: xtts_vocoder.split_cores).
     """
 
     def __init__(
@@ -49,13 +52,16 @@ class XttsWorker:
         first_chunk_size: int,
         gpt_step: GptStep = nullcontext,
         executor: ThreadPoolExecutor | None = None,
+        decoding: ThreadPoolExecutor | None = None,
     ) -> None:
-        """`executor`: the `model_thread()` the model was loaded on, if it was."""
+        """`executor`: the `model_thread()` the model was loaded on, if it was; `decoding`: the vocoder's own
+        thread, if it has one."""
         self.model = model
         self.sampling = sampling
         self.stream_chunk_size = stream_chunk_size
         self.first_chunk_size = first_chunk_size
         self.executor = executor or model_thread()
+        self.decoding = decoding or self.executor
         self._pace = Pace()  # measured on this thread
         self._batch = GptBatch(model.gpt, gpt_step)  # this thread's only
         self._sentences: dict[Row, _Sentence] = {}  # this thread's only
@@ -98,6 +104,7 @@ class XttsWorker:
         if self._driver is not None:
             self._driver.cancel()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.decoding.shutdown(wait=False, cancel_futures=True)
 
     def _start_driver(self) -> None:
         if self._driver is None or self._driver.done():
@@ -110,11 +117,12 @@ class XttsWorker:
 
     @torch.inference_mode()
     def _join(self, sentence: _Sentence, text: str, language: str, cond_latent: torch.Tensor) -> None:
+        began = time.monotonic()
         row, latent = self._batch.join(
             cond_latent.to(self.model.device), text_tokens(self.model, text, language), self.sampling
         )
         self._sentences[row] = sentence
-        self._take(row, latent)
+        self._take(row, latent, time.monotonic() - began)
 
     @torch.inference_mode()
     def _step(self) -> bool:
@@ -123,8 +131,11 @@ class XttsWorker:
         if not self._batch.rows:
             return False
         try:
-            for row, latent in self._batch.step():
-                self._take(row, latent)
+            began = time.monotonic()
+            drawn = self._batch.step()
+            gpt_s = time.monotonic() - began  # every row's token cost the whole step
+            for row, latent in drawn:
+                self._take(row, latent, gpt_s)
         except Exception as err:  # noqa: BLE001 - the model failed: every sentence of the step hears it
             failed = list(self._sentences.values())
             self._leave(list(self._sentences))  # before they hear it: a stream that has ended holds no row
@@ -133,14 +144,28 @@ class XttsWorker:
             return False
         return bool(self._batch.rows)
 
-    def _take(self, row: Row, latent: torch.Tensor) -> None:
+    def _take(self, row: Row, latent: torch.Tensor, gpt_s: float) -> None:
         sentence = self._sentences[row]
-        wav = sentence.audio.take(latent, row.done)
-        if wav is not None:
-            # 16-bit PCM made here: `.cpu()` waits for the GPU, and the event loop must not.
-            sentence.deliver((wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes())
+        frames = sentence.audio.take(latent, row.done, gpt_s)
         if row.done:
-            self._leave([row])
+            self._leave([row])  # before its stream hears the end: a stream that has ended holds no row
+        if frames is not None:
+            self.decoding.submit(self._decode, sentence, frames, row.done)
+
+    @torch.inference_mode()
+    def _decode(self, sentence: _Sentence, frames: torch.Tensor, final: bool) -> None:
+        """One chunk's audio to its stream, on the vocoder's thread; the sentence's end after its last."""
+        if sentence.gone:
+            return  # its client left: nobody would hear it
+        try:
+            wav = sentence.audio.decode(frames, final)
+        except Exception as err:  # noqa: BLE001 - the vocoder failed: only this sentence hears it
+            sentence.gone = True  # its row leaves before the next step
+            sentence.deliver(err)
+            return
+        # 16-bit PCM made here: `.cpu()` waits for the GPU, and the event loop must not.
+        sentence.deliver((wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes())
+        if final:
             sentence.deliver(None)
 
     def _leave(self, rows: list[Row]) -> None:

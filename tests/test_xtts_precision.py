@@ -79,11 +79,9 @@ def test_a_precision_the_device_cannot_run_stops_the_start(start_server, tiny_xt
     assert "--xtts-precision fp16 does not run on cpu (it runs on cuda, mps)" in server.log()
 
 
-@pytest.mark.parametrize("split", [None, (1, 1)], ids=["one-core", "two-cores"])
-async def test_all_the_models_pytorch_work_runs_on_the_workers_one_thread(tiny_xtts, tmp_path, monkeypatch, split):
+async def test_all_the_models_pytorch_work_runs_on_the_workers_one_thread(tiny_xtts, tmp_path, monkeypatch):
     # Loading it on another thread left that thread's OpenMP team behind, and every int8 GPT step on the
-    # worker's thread then took 1.7x as long on a 2-core CPU (docs/performance.md). With cores to spare,
-    # ONNX Runtime's vocoder runs on a thread of its own beside the GPT, each on its share of the cores.
+    # worker's thread then took 1.7x as long on a 2-core CPU (docs/performance.md).
     threads: dict[str, set[str]] = {}
 
     def watched(name, function):
@@ -95,30 +93,18 @@ async def test_all_the_models_pytorch_work_runs_on_the_workers_one_thread(tiny_x
 
     for name in ("load_model", "apply_precision", "use_onnx_vocoder"):
         watched(name, getattr(xtts_engine, name))
-    monkeypatch.setattr(xtts_engine, "split_cores", lambda _cores: split)  # the cores: injected
-    torch_threads = torch.get_num_threads()
     engine = XttsEngine(tiny_xtts, "cpu", [], tmp_path, 8, 0, precision="int8", vocoder="onnx")
     try:
-        session = engine.model.hifigan_decoder.waveform_decoder.session
         engine.model.hifigan_decoder.waveform_decoder.register_forward_pre_hook(
             lambda *_: threads.setdefault("vocoder", set()).add(threading.current_thread().name)
         )
         engine.model.gpt.gpt.register_forward_pre_hook(
             lambda *_: threads.setdefault("gpt", set()).add(threading.current_thread().name)
         )
-        gpt_threads = await engine.worker.call(torch.get_num_threads)
         audio = [chunk async for chunk in engine.synthesize("The lights are on.", "en", engine.speakers[0].name)]
     finally:
         await engine.close()
     assert sum(len(chunk.audio) for chunk in audio) > engine.rate // 2
     assert set(threads) == {"load_model", "apply_precision", "use_onnx_vocoder", "vocoder", "gpt"}
-    vocoder = threads.pop("vocoder")
     names = set().union(*threads.values())
-    assert len(names) == 1 and names.pop().startswith("xtts_")
-    if split is None:
-        assert vocoder == {"xtts_0"} and session.get_session_options().intra_op_num_threads == torch_threads
-    else:
-        assert (
-            vocoder == {"xtts-vocoder_0"} and (gpt_threads, session.get_session_options().intra_op_num_threads) == split
-        )
-    assert torch.get_num_threads() == torch_threads  # as the engine found it, once closed
+    assert len(names) == 1 and names.pop().startswith("xtts")

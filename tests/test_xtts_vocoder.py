@@ -44,7 +44,7 @@ def torch_model(tiny_xtts):
 @pytest.fixture
 def onnx_model(tiny_xtts, tmp_path):
     model = load_model(tiny_xtts, "cpu", False)[0]
-    assert use_onnx_vocoder(model, tmp_path / "cache", 1)
+    assert use_onnx_vocoder(model, tmp_path / "cache")
     return model
 
 
@@ -71,7 +71,7 @@ def test_the_export_is_made_once_into_the_cache_and_never_into_the_model_folder(
     model_files = sorted(tiny_xtts.iterdir())
     caplog.set_level(logging.DEBUG, logger="wyoming_streamtts")
     for _ in range(2):
-        assert use_onnx_vocoder(load_model(tiny_xtts, "cpu", False)[0], tmp_path, 1)
+        assert use_onnx_vocoder(load_model(tiny_xtts, "cpu", False)[0], tmp_path)
     assert (tmp_path / CACHE_NAME).stat().st_size > 1_000_000
     assert len([m for m in said(caplog, logging.INFO) if m.startswith("XTTS vocoder exported")]) == 1
     assert sorted(tiny_xtts.iterdir()) == model_files
@@ -79,12 +79,12 @@ def test_the_export_is_made_once_into_the_cache_and_never_into_the_model_folder(
 
 @pytest.mark.parametrize("damage", [b"", b"not an onnx graph", "truncated"])
 def test_a_damaged_cached_export_is_made_again(tiny_xtts, tmp_path, caplog, damage):
-    use_onnx_vocoder(load_model(tiny_xtts, "cpu", False)[0], tmp_path, 1)
+    use_onnx_vocoder(load_model(tiny_xtts, "cpu", False)[0], tmp_path)
     cached = tmp_path / CACHE_NAME
     good = cached.read_bytes()
     cached.write_bytes(good[: len(good) // 2] if damage == "truncated" else damage)
     model = load_model(tiny_xtts, "cpu", False)[0]
-    assert use_onnx_vocoder(model, tmp_path, 1)
+    assert use_onnx_vocoder(model, tmp_path)
     assert any(m.startswith(f"Vocoder cache {cached} is damaged") for m in said(caplog, logging.WARNING))
     assert cached.read_bytes() == good  # the same graph, written again
 
@@ -93,7 +93,7 @@ def test_an_unwritable_cache_still_runs_in_onnx_runtime(tiny_xtts, tmp_path, cap
     blocked = tmp_path / "file"
     blocked.write_text("a file where the cache folder should be")
     model = load_model(tiny_xtts, "cpu", False)[0]
-    assert use_onnx_vocoder(model, blocked, 1)
+    assert use_onnx_vocoder(model, blocked)
     assert isinstance(model.hifigan_decoder.waveform_decoder, OnnxGenerator)
     assert any(m.startswith("Cannot write vocoder cache") for m in said(caplog, logging.WARNING))
 
@@ -109,7 +109,7 @@ def test_a_vocoder_onnx_runtime_cannot_run_stays_in_pytorch(tiny_xtts, tmp_path,
         monkeypatch.setattr(xtts_vocoder, "_MAX_RELATIVE_ERROR", 0.0)
     model = load_model(tiny_xtts, "cpu", False)[0]
     generator = model.hifigan_decoder.waveform_decoder
-    assert not use_onnx_vocoder(model, tmp_path, 1)
+    assert not use_onnx_vocoder(model, tmp_path)
     assert model.hifigan_decoder.waveform_decoder is generator
     assert not (tmp_path / CACHE_NAME).exists()
     reason = "RuntimeError: no op" if failure == "export fails" else "its audio differs from PyTorch's"

@@ -3,12 +3,10 @@
 import asyncio
 import logging
 from collections.abc import AsyncGenerator
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import torch
 from TTS.tts.configs.xtts_config import XttsConfig
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
@@ -21,7 +19,7 @@ from .voices import Speaker
 from .xtts_model import conditioning_latents, fingerprint, inference_settings, load_model
 from .xtts_precision import GptStep, apply_precision
 from .xtts_stream import fit_sentence
-from .xtts_vocoder import split_cores, use_onnx_vocoder
+from .xtts_vocoder import use_onnx_vocoder
 from .xtts_worker import XttsWorker, model_thread
 
 _LOGGER = logging.getLogger(__name__)
@@ -64,6 +62,7 @@ class XttsEngine(Engine):
         self.languages = frozenset(self._codes)
         self.sampling, self.conditioning = inference_settings(config, sampling or {})
         _LOGGER.info("XTTS sampling: %s; cloning: %s", self.sampling, self.conditioning)
+        self.worker = XttsWorker(self.model, self.sampling, stream_chunk_size, first_chunk_size, gpt_step, executor)
         studio = self.model.speaker_manager.speakers if self.model.speaker_manager else {}
         self._studio: dict[str, Latents] = {
             name: (data["gpt_cond_latent"], data["speaker_embedding"]) for name, data in studio.items()
@@ -72,17 +71,14 @@ class XttsEngine(Engine):
         self._cloned = {speaker.name: speaker for speaker in cloned if speaker.name not in self._studio}
         self.latents = LatentCache(
             self._compute_latents,
-            executor,
+            self.worker.executor,
             fingerprint(model_dir),
             cache_dir,
             usable=self._fits_model,
             settings=repr(self.conditioning),
         )
-        self._cores = torch.get_num_threads()
-        decoding = self._place_vocoder(executor) if vocoder == "onnx" else None
-        self.worker = XttsWorker(
-            self.model, self.sampling, stream_chunk_size, first_chunk_size, gpt_step, executor, decoding
-        )
+        if vocoder == "onnx" and executor.submit(use_onnx_vocoder, self.model, self.latents.folder).result():
+            _LOGGER.info("XTTS vocoder in ONNX Runtime on the CPU")
         self._warm_up: asyncio.Task | None = None
         self._rewarm: asyncio.Task | None = None  # recordings added by a reload
 
@@ -90,21 +86,6 @@ class XttsEngine(Engine):
     def _load(model_dir: Path, device: str, deepspeed: bool, precision: str) -> tuple[Any, XttsConfig, GptStep]:
         model, config = load_model(model_dir, device, deepspeed)
         return model, config, apply_precision(model, precision, device)
-
-    def _place_vocoder(self, executor: ThreadPoolExecutor) -> ThreadPoolExecutor | None:
-        """ONNX Runtime in place of PyTorch's vocoder; the thread it gets of its own beside the GPT, if the
-        cores allow (None: it runs between the GPT's steps, or stays in PyTorch)."""
-        split = split_cores(self._cores)
-        threads = self._cores if split is None else split[1]
-        if not executor.submit(use_onnx_vocoder, self.model, self.latents.folder, threads).result():
-            return None
-        if split is None:
-            _LOGGER.info("XTTS vocoder in ONNX Runtime on the CPU, between the GPT's steps")
-            return None
-        # On the model's thread, whose OpenMP team it sizes; ONNX Runtime's threads are the rest.
-        executor.submit(torch.set_num_threads, split[0]).result()
-        _LOGGER.info("XTTS vocoder in ONNX Runtime on %d thread(s) of its own, beside the GPT on %d", threads, split[0])
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="xtts-vocoder")
 
     async def start(self) -> None:
         self._warm_up = asyncio.create_task(self.latents.warm_up(list(self._cloned.values())))
@@ -169,4 +150,3 @@ class XttsEngine(Engine):
             if warming is not None:
                 warming.cancel()
         self.worker.close()
-        torch.set_num_threads(self._cores)  # as it was before the GPT's threads were set beside the vocoder

@@ -10,7 +10,6 @@ all latents, so frame positions line up with a full decode sample for sample.
 """
 
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +51,7 @@ class WindowedVocoder:
         self.decoded_frames = 0  # frames the last call decoded, context included
 
     def shape(self) -> ChunkShape:
-        """What a chunk costs and brings, per GPT token (the interpolations of `frames`)."""
+        """What a chunk costs and brings, per GPT token (the interpolations of `_frames`)."""
         decoder = self.decoder
         seconds_per_token = decoder.ar_mel_length_compression / decoder.input_sample_rate * self.length_scale
         return ChunkShape(
@@ -64,10 +63,7 @@ class WindowedVocoder:
 
     def decode(self, latents: torch.Tensor, final: bool) -> torch.Tensor:
         """Audio for the latents [T, C] that are new since the last call."""
-        return self.decode_frames(self.frames(latents), final)
-
-    def decode_frames(self, frames: torch.Tensor, final: bool) -> torch.Tensor:
-        """`decode` from `frames(latents)`: apart, the interpolations can run on another thread than the generator."""
+        frames = self._frames(latents)
         total = frames.shape[-1] * self.hop
         first = max(0, self._emitted // self.hop - self.context_frames)
         self.decoded_frames = frames.shape[-1] - first
@@ -85,7 +81,7 @@ class WindowedVocoder:
         assert self._emitted <= total
         return chunk
 
-    def frames(self, latents: torch.Tensor) -> torch.Tensor:
+    def _frames(self, latents: torch.Tensor) -> torch.Tensor:
         """The vocoder's input for all latents: HifiDecoder.forward's interpolations."""
         x = latents[None]  # [1, T, C]
         if self.length_scale != 1.0:
@@ -105,11 +101,7 @@ class WindowedVocoder:
 
 
 class SentenceAudio:
-    """One sentence's latents as they come, turned into audio chunks of the sizes its planner picks.
-
-    `take` runs on the model's thread, `decode` on the vocoder's (the same one, or its own beside it):
-    what a chunk's decoding measured reaches the planner at the next `take`.
-    """
+    """One sentence's latents as they come, turned into audio chunks of the sizes its planner picks."""
 
     def __init__(
         self,
@@ -125,13 +117,10 @@ class SentenceAudio:
         self.planner = ChunkPlanner(first_chunk_size, stream_chunk_size, self.vocoder.shape(), pace or Pace())
         self._latents: list[torch.Tensor] = []
         self._size, self._new = self.planner.first_size(), 0
-        self._decoded: deque[tuple[float, float, int]] = deque()  # (audio s, seconds, frames) per chunk decoded
 
     def take(self, latent: torch.Tensor, final: bool, gpt_s: float) -> torch.Tensor | None:
-        """The vocoder's input for the next chunk when this latent (after `gpt_s` of GPT work) completes one
-        or ends the sentence, else None: `decode` it."""
-        while self._decoded:
-            self._size = self.planner.sent(*self._decoded.popleft())
+        """The latents so far when this one (after `gpt_s` of GPT work) completes a chunk or ends the sentence,
+        else None: `decode` them (apart, so that a failure there is known as the vocoder's)."""
         self._latents.append(latent)
         self.planner.token(gpt_s)
         self._new += 1
@@ -140,14 +129,14 @@ class SentenceAudio:
         elif self._new < self._size:
             return None
         self._new = 0
-        return self.vocoder.frames(torch.stack(self._latents))
+        return torch.stack(self._latents)
 
-    def decode(self, frames: torch.Tensor, final: bool) -> torch.Tensor:
-        """The chunk's audio, from what `take` gave, in the order it gave them."""
+    def decode(self, latents: torch.Tensor, final: bool) -> torch.Tensor:
+        """The chunk's audio from what `take` gave; what it cost sizes the next chunk."""
         began = time.monotonic()
-        wav = self.vocoder.decode_frames(frames, final)
+        wav = self.vocoder.decode(latents, final)
         if not final:
-            self._decoded.append((len(wav) / self.rate, time.monotonic() - began, self.vocoder.decoded_frames))
+            self._size = self.planner.sent(len(wav) / self.rate, time.monotonic() - began, self.vocoder.decoded_frames)
         return wav
 
 

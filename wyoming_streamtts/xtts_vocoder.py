@@ -55,27 +55,16 @@ class OnnxGenerator(nn.Module):
         return torch.from_numpy(self.session.run(None, feed)[0])
 
 
-def split_cores(cores: int) -> tuple[int, int] | None:
-    """(PyTorch's threads, ONNX Runtime's) when the vocoder gets a thread of its own beside the GPT; None on
-    one core. Apart, each on its own cores, the GPT's next steps run while a chunk is decoded: on 2 cores an
-    int8 step took 34 ms instead of 27 and a 20-token chunk 0.75 s instead of 0.38, but side by side: a
-    chunk every 0.75 s instead of every 0.92 (docs/performance.md)."""
-    if cores < 2:
-        return None
-    return cores - cores // 2, cores // 2
-
-
-def use_onnx_vocoder(model: Any, cache_folder: Path | None, threads: int) -> bool:
-    """Put ONNX Runtime, on `threads` threads, in place of the model's vocoder generator; False (with a
-    WARNING) when it cannot export or run it, or its audio differs from PyTorch's: PyTorch stays, a voice
-    is never lost."""
+def use_onnx_vocoder(model: Any, cache_folder: Path | None) -> bool:
+    """Put ONNX Runtime in place of the model's vocoder generator; False (with a WARNING) when it cannot
+    export or run it, or its audio differs from PyTorch's: PyTorch stays, a voice is never lost."""
     generator = model.hifigan_decoder.waveform_decoder
     path = None if cache_folder is None else cache_folder / CACHE_NAME
-    session = _cached_session(path, generator, threads)
+    session = _cached_session(path, generator)
     if session is None:
         try:
             exported = _export(generator)
-            session = _session(exported, threads)
+            session = _session(exported)
             problem = None if _faithful(session, generator) else "its audio differs from PyTorch's"
         except Exception as err:  # noqa: BLE001 - the exporter and the runtime raise their own types
             problem = f"{type(err).__name__}: {err}"
@@ -97,13 +86,13 @@ def generator_hop(generator: Any) -> int:  # coqui's HifiganGenerator is untyped
     return hop
 
 
-def _cached_session(path: Path | None, generator: Any, threads: int) -> Any:
+def _cached_session(path: Path | None, generator: Any) -> Any:
     """The session of a cached export that still gives PyTorch's audio; None (with a WARNING if one is
     there but damaged or stale) otherwise."""
     if path is None or not path.is_file():
         return None
     try:
-        session = _session(path.read_bytes(), threads)
+        session = _session(path.read_bytes())
         if _faithful(session, generator):
             _LOGGER.debug("XTTS vocoder for ONNX Runtime loaded from %s", path)
             return session
@@ -135,13 +124,13 @@ def _export(generator: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _session(model: bytes, threads: int) -> Any:
+def _session(model: bytes) -> Any:
     import onnxruntime  # noqa: PLC0415 - only with --xtts-vocoder onnx
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1
-    # Its threads must not spin after a chunk: where it shares the cores, the GPT's PyTorch threads need them next.
+    # Its threads must not spin after a chunk: the GPT's PyTorch threads need the cores next.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 

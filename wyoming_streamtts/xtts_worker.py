@@ -34,14 +34,12 @@ class _Sentence:
 
 
 class XttsWorker:
-    """Owns the model and the one thread that runs all its PyTorch work.
+    """Owns the model and the one thread that runs all its work.
 
     Sentences that speak at the same time are rows of one `GptBatch`: each step draws a token for all of
     them, and each row's audio is decoded when its chunk is due. A step is one job on the thread, so other
     model work (conditioning latents, tokenizing, a new sentence's prompt) runs between steps, and a new
     sentence waits one step, not for others' chunks. A client that leaves takes its row out before the next step.
-    The vocoder runs its chunks on the model's thread between steps, or on a thread of its own while the next
-    steps run (ONNX Runtime on a CPU: xtts_vocoder.split_cores).
     """
 
     def __init__(
@@ -52,16 +50,13 @@ class XttsWorker:
         first_chunk_size: int,
         gpt_step: GptStep = nullcontext,
         executor: ThreadPoolExecutor | None = None,
-        decoding: ThreadPoolExecutor | None = None,
     ) -> None:
-        """`executor`: the `model_thread()` the model was loaded on, if it was; `decoding`: the vocoder's own
-        thread, if it has one."""
+        """`executor`: the `model_thread()` the model was loaded on, if it was."""
         self.model = model
         self.sampling = sampling
         self.stream_chunk_size = stream_chunk_size
         self.first_chunk_size = first_chunk_size
         self.executor = executor or model_thread()
-        self.decoding = decoding or self.executor
         self._pace = Pace()  # measured on this thread
         self._batch = GptBatch(model.gpt, gpt_step)  # this thread's only
         self._sentences: dict[Row, _Sentence] = {}  # this thread's only
@@ -104,7 +99,6 @@ class XttsWorker:
         if self._driver is not None:
             self._driver.cancel()
         self.executor.shutdown(wait=False, cancel_futures=True)
-        self.decoding.shutdown(wait=False, cancel_futures=True)
 
     def _start_driver(self) -> None:
         if self._driver is None or self._driver.done():
@@ -146,19 +140,16 @@ class XttsWorker:
 
     def _take(self, row: Row, latent: torch.Tensor, gpt_s: float) -> None:
         sentence = self._sentences[row]
-        frames = sentence.audio.take(latent, row.done, gpt_s)
+        latents = sentence.audio.take(latent, row.done, gpt_s)
         if row.done:
             self._leave([row])  # before its stream hears the end: a stream that has ended holds no row
-        if frames is not None:
-            self.decoding.submit(self._decode, sentence, frames, row.done)
+        if latents is not None and not sentence.gone:  # gone: its client left, nobody would hear it
+            self._decode(sentence, latents, row.done)
 
-    @torch.inference_mode()
-    def _decode(self, sentence: _Sentence, frames: torch.Tensor, final: bool) -> None:
-        """One chunk's audio to its stream, on the vocoder's thread; the sentence's end after its last."""
-        if sentence.gone:
-            return  # its client left: nobody would hear it
+    def _decode(self, sentence: _Sentence, latents: torch.Tensor, final: bool) -> None:
+        """One chunk's audio to its stream; the sentence's end after its last."""
         try:
-            wav = sentence.audio.decode(frames, final)
+            wav = sentence.audio.decode(latents, final)
         except Exception as err:  # noqa: BLE001 - the vocoder failed: only this sentence hears it
             sentence.gone = True  # its row leaves before the next step
             sentence.deliver(err)

@@ -255,6 +255,42 @@ async def test_a_vocoder_failure_ends_only_its_own_sentence(model, voice, greedy
     assert rows_per_step[:failed_at] == [2] * failed_at and set(rows_per_step[failed_at:]) == {1}
 
 
+async def test_a_stream_whose_vocoder_failed_holds_no_row_when_it_hears_so(model, voice, greedy):
+    # Its row stayed in the batch until the next step began, after its stream had ended.
+    other = (voice[0], voice[1] * 0.5)  # joins first, so its chunk decodes before the one that waits
+    heard = threading.Event()
+    rows_when_heard: list[int] = []
+
+    def first_chunk_fails_and_the_next_waits(_module, _args, kwargs) -> None:
+        if torch.equal(kwargs["g"], other[1]):
+            raise RuntimeError("vocoder out of memory")
+        heard.wait(timeout=30)  # the rest of the step waits until the failed stream has heard it
+
+    hook = model.hifigan_decoder.waveform_decoder.register_forward_pre_hook(
+        first_chunk_fails_and_the_next_waits, with_kwargs=True
+    )
+    worker = XttsWorker(model, greedy, stream_chunk_size=4, first_chunk_size=0)
+
+    async def hears_the_failure() -> None:
+        try:
+            await _all(worker.stream(TEXTS[0], "en", other))
+        finally:
+            rows_when_heard.append(worker.rows)
+            heard.set()
+
+    try:
+        failed, stayed = await asyncio.gather(
+            hears_the_failure(), _all(worker.stream(TEXTS[1], "en", voice)), return_exceptions=True
+        )
+    finally:
+        hook.remove()
+        heard.set()
+        worker.close()
+    assert isinstance(failed, RuntimeError) and str(failed) == "vocoder out of memory"
+    assert rows_when_heard == [1]  # only the stream still speaking
+    assert not isinstance(stayed, BaseException) and len(stayed) >= 2
+
+
 def max_step(pcm: bytes, wav: torch.Tensor) -> int:
     """The largest difference, in 16-bit steps, between PCM and the audio it should be."""
     expected = (wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).int()

@@ -30,7 +30,7 @@ class _Sentence:
 
     audio: SentenceAudio
     deliver: Callable[[bytes | BaseException | None], object]  # to its stream on the event loop; None: ended
-    gone: bool = False  # its client left, or its vocoder failed: the row leaves before the next step
+    gone: bool = False  # its client left: the row leaves before the next step
 
 
 class XttsWorker:
@@ -139,24 +139,22 @@ class XttsWorker:
         return bool(self._batch.rows)
 
     def _take(self, row: Row, latent: torch.Tensor, gpt_s: float) -> None:
+        """A row's token; its chunk's audio to its stream when one is due, and its end after its last."""
         sentence = self._sentences[row]
         latents = sentence.audio.take(latent, row.done, gpt_s)
         if row.done:
             self._leave([row])  # before its stream hears the end: a stream that has ended holds no row
-        if latents is not None and not sentence.gone:  # gone: its client left, nobody would hear it
-            self._decode(sentence, latents, row.done)
-
-    def _decode(self, sentence: _Sentence, latents: torch.Tensor, final: bool) -> None:
-        """One chunk's audio to its stream; the sentence's end after its last."""
+        if latents is None or sentence.gone:  # gone: its client left, nobody would hear it
+            return
         try:
-            wav = sentence.audio.decode(latents, final)
+            wav = sentence.audio.decode(latents, row.done)
         except Exception as err:  # noqa: BLE001 - the vocoder failed: only this sentence hears it
-            sentence.gone = True  # its row leaves before the next step
+            self._leave([row])  # before it hears it, as above
             sentence.deliver(err)
             return
         # 16-bit PCM made here: `.cpu()` waits for the GPU, and the event loop must not.
         sentence.deliver((wav.clamp(-1.0, 1.0) * 32767).to(torch.int16).cpu().numpy().tobytes())
-        if final:
+        if row.done:
             sentence.deliver(None)
 
     def _leave(self, rows: list[Row]) -> None:

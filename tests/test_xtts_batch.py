@@ -127,6 +127,17 @@ def sentence_alone(model, text: str, voice, sampling, chunk: int) -> list[torch.
         ((_, latent),) = batch.step()
 
 
+def on_decode_step(model, call):
+    """`call(rows)` as each decode step begins (the first block's first layer norm sees [rows, 1, C]; a
+    joining sentence's prompt, run alone, is longer); the hook's handle."""
+
+    def hook(_module, args) -> None:
+        if args[0].shape[1] == 1:
+            call(args[0].shape[0])
+
+    return model.gpt.gpt.h[0].ln_1.register_forward_pre_hook(hook)
+
+
 GATE = 12  # the worker's thread waits at this decode step until the leaving client has gone (however loaded)
 
 
@@ -136,13 +147,12 @@ async def test_concurrent_streams_share_steps_and_a_client_leaving_stops_only_it
     rows_per_step: list[int] = []
     gone = threading.Event()
 
-    def decode_step(_module, _args, kwargs) -> None:
-        if kwargs["inputs_embeds"].shape[1] == 1:  # not a joining sentence's prompt
-            rows_per_step.append(kwargs["inputs_embeds"].shape[0])
-            if len(rows_per_step) == GATE:  # the leaver has had its first chunk (8 tokens) by now
-                assert gone.wait(60), "the leaving client never left"
+    def decode_step(rows: int) -> None:
+        rows_per_step.append(rows)
+        if len(rows_per_step) == GATE:  # the leaver has had its first chunk (8 tokens) by now
+            assert gone.wait(60), "the leaving client never left"
 
-    hook = model.gpt.gpt.register_forward_pre_hook(decode_step, with_kwargs=True)
+    hook = on_decode_step(model, decode_step)
     worker = XttsWorker(model, greedy, stream_chunk_size=8, first_chunk_size=0)
     try:
         stays, leaves = worker.stream(staying, "en", voice), worker.stream(leaving, "en", voice)
@@ -172,13 +182,13 @@ async def test_concurrent_streams_share_steps_and_a_client_leaving_stops_only_it
 async def test_a_step_that_fails_ends_every_sentence_in_it_and_the_next_one_speaks(model, voice, greedy):
     decode_steps = []
 
-    def fail_at_step_5(_module, _args, kwargs) -> None:
-        if kwargs["inputs_embeds"].shape[1] == 1 and len(decode_steps) < 5:
-            decode_steps.append(kwargs["inputs_embeds"].shape[0])
+    def fail_at_step_5(rows: int) -> None:
+        if len(decode_steps) < 5:
+            decode_steps.append(rows)
             if len(decode_steps) == 5:
                 raise RuntimeError("out of memory")
 
-    hook = model.gpt.gpt.register_forward_pre_hook(fail_at_step_5, with_kwargs=True)
+    hook = on_decode_step(model, fail_at_step_5)
     worker = XttsWorker(model, greedy, stream_chunk_size=4, first_chunk_size=0)
     try:
         failed = await asyncio.gather(
@@ -218,10 +228,6 @@ async def test_a_vocoder_failure_ends_only_its_own_sentence(model, voice, greedy
     expected = sentence_alone(model, TEXTS[1], voice, greedy, 4)
     rows_per_step, failed_chunks = [], []
 
-    def count_rows(_module, _args, kwargs) -> None:
-        if kwargs["inputs_embeds"].shape[1] == 1:
-            rows_per_step.append(kwargs["inputs_embeds"].shape[0])
-
     def second_chunk_of_the_other_fails(_module, _args, kwargs) -> None:
         if torch.equal(kwargs["g"], other[1]):
             failed_chunks.append(len(rows_per_step))
@@ -229,7 +235,7 @@ async def test_a_vocoder_failure_ends_only_its_own_sentence(model, voice, greedy
                 raise RuntimeError("vocoder out of memory")
 
     hooks = [
-        model.gpt.gpt.register_forward_pre_hook(count_rows, with_kwargs=True),
+        on_decode_step(model, rows_per_step.append),
         model.hifigan_decoder.waveform_decoder.register_forward_pre_hook(
             second_chunk_of_the_other_fails, with_kwargs=True
         ),

@@ -5,7 +5,8 @@ sentences that speak at the same time step together instead of taking turns. Eac
 (conditioning and text), key/value cache, sampling and token history; rows join and leave between steps.
 Rows of different lengths are left-padded in the shared cache and masked out of attention. XTTS replaces
 GPT-2's own position embedding with none, and adds each audio token's position itself: that is per row here,
-so padding changes nothing a row attends to.
+so padding changes nothing a row attends to. A prompt runs through HF's forward, alone; the steps through
+xtts_decode's, which writes the shared cache in place.
 
 Everything here runs on the model's one thread (xtts_worker).
 """
@@ -25,6 +26,7 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
+from .xtts_decode import KeyValues, decode_step
 from .xtts_model import Sampling
 from .xtts_precision import GptStep
 
@@ -63,7 +65,7 @@ class GptBatch:
         self.gpt_step = gpt_step
         self.device = gpt.mel_embedding.weight.device  # every tensor made here goes there, with the GPT's
         self.rows: list[Row] = []
-        self._cache: DynamicCache | None = None
+        self._cache: KeyValues | None = None
         self._mask = torch.ones(0, 0, dtype=torch.long, device=self.device)  # [rows, positions]: 0 where padded
 
     def join(
@@ -83,7 +85,7 @@ class GptBatch:
         ids[0, -1] = gpt.start_audio_token
         row = Row(ids, logits_processors(sampling), limit=gpt.max_gen_mel_tokens)
         latent = self._draw([row], hidden[:, -1])[0]  # before the row is in the batch: a draw that fails leaves none
-        self._add(row, cache, embeds.shape[1])
+        self._add(row, KeyValues.of(cache))
         return row, latent
 
     def step(self) -> list[tuple[Row, torch.Tensor]]:
@@ -93,10 +95,9 @@ class GptBatch:
         positions = torch.tensor([[row.fed] for row in self.rows], device=self.device)
         embeds = gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(positions)
         self._mask = torch.cat([self._mask, torch.ones_like(tokens)], dim=1)
+        assert self._cache is not None
         with self.gpt_step():
-            hidden = gpt.gpt(
-                inputs_embeds=embeds, past_key_values=self._cache, attention_mask=self._mask, use_cache=True
-            ).last_hidden_state
+            hidden = decode_step(gpt.gpt, embeds, self._cache, self._mask)
         return list(zip(self.rows, self._draw(self.rows, hidden[:, -1]), strict=True))
 
     def leave(self, rows: list[Row]) -> None:
@@ -113,19 +114,16 @@ class GptBatch:
         padded = int((self._mask.cumsum(dim=1) == 0).sum(dim=1).min())  # leading columns padded in every row
         self._mask = self._mask[:, padded:]
         assert self._cache is not None
-        for layer in _layers(self._cache):
-            layer.keys, layer.values = layer.keys[indices, :, padded:], layer.values[indices, :, padded:]
+        self._cache = self._cache.kept(indices, padded)
 
-    def _add(self, row: Row, cache: DynamicCache, length: int) -> None:
+    def _add(self, row: Row, cache: KeyValues) -> None:
         """Left-pad the shorter of the batch and the newcomer, then stack them."""
-        mask = torch.ones(1, length, dtype=torch.long, device=self.device)
+        mask = torch.ones(1, cache.length, dtype=torch.long, device=self.device)
         if self._cache is None:
             self.rows, self._cache, self._mask = [row], cache, mask
             return
-        width = max(length, self._mask.shape[1])
-        for ours, theirs in zip(_layers(self._cache), _layers(cache), strict=True):
-            ours.keys = torch.cat([_left_pad(ours.keys, width), _left_pad(theirs.keys, width)])
-            ours.values = torch.cat([_left_pad(ours.values, width), _left_pad(theirs.values, width)])
+        width = max(cache.length, self._cache.length)
+        self._cache = self._cache.stacked(cache)
         self._mask = torch.cat([_left_pad(self._mask, width), _left_pad(mask, width)])
         self.rows.append(row)
 
@@ -142,17 +140,6 @@ class GptBatch:
         return list(latents.float())
 
 
-def _layers(cache: DynamicCache) -> list[Any]:
-    """The cache's layers: each a DynamicLayer whose keys and values are [rows, heads, positions, head size]."""
-    return list(cache.layers)
-
-
-def _left_pad(tensor: torch.Tensor, width: int) -> torch.Tensor:
-    """Zeros before the positions (dim 2 of a key/value cache, dim 1 of a mask) up to `width`."""
-    dim = 2 if tensor.dim() == 4 else 1
-    missing = width - tensor.shape[dim]
-    if missing == 0:
-        return tensor
-    shape = list(tensor.shape)
-    shape[dim] = missing
-    return torch.cat([tensor.new_zeros(shape), tensor], dim=dim)
+def _left_pad(mask: torch.Tensor, width: int) -> torch.Tensor:
+    """Zeros before a mask's positions up to `width`."""
+    return F.pad(mask, (width - mask.shape[1], 0))

@@ -27,10 +27,10 @@ def test_steps_equal_hf_forward_while_the_cache_grows(stack):
     torch.manual_seed(0)
     theirs = _prompt(stack, 40)
     ours = KeyValues.of(copy.deepcopy(theirs))
-    for position in range(40, 200):  # the cache's room runs out, and grows, three times
+    for _ in range(40, 200):  # the cache's room runs out, and grows, three times
         embeds = torch.randn(1, 1, stack.config.n_embd)
         expected = stack(inputs_embeds=embeds, past_key_values=theirs, use_cache=True).last_hidden_state
-        got = decode_step(stack, embeds, ours, torch.ones(1, position + 1, dtype=torch.long))
+        got = decode_step(stack, embeds, ours)
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     assert ours.length == 200 and ours.keys[0].shape[2] >= 200
 
@@ -43,23 +43,20 @@ def test_rows_of_different_lengths_each_attend_to_their_own(stack, newcomer):
     if newcomer == "longer":
         both = KeyValues.of(copy.deepcopy(short)).stacked(KeyValues.of(copy.deepcopy(long)))
     else:  # the rows in the other order, then swapped back
-        both = (
-            KeyValues.of(copy.deepcopy(long)).stacked(KeyValues.of(copy.deepcopy(short))).kept(torch.tensor([1, 0]), 0)
-        )
-    mask = torch.ones(2, 45, dtype=torch.long)
-    mask[0, :15] = 0  # the short row, left-padded
+        both = KeyValues.of(copy.deepcopy(long)).stacked(KeyValues.of(copy.deepcopy(short))).kept([1, 0])
+    assert both.padding == [15, 0]  # the short row, left-padded
     for _ in range(70):
         embeds = torch.randn(2, 1, stack.config.n_embd)
         expected = [
             stack(inputs_embeds=embeds[row : row + 1], past_key_values=cache, use_cache=True).last_hidden_state
             for row, cache in enumerate((short, long))
         ]
-        mask = torch.cat([mask, torch.ones(2, 1, dtype=torch.long)], dim=1)
-        got = decode_step(stack, embeds, both, mask)
+        got = decode_step(stack, embeds, both)
         torch.testing.assert_close(got, torch.cat(expected), rtol=1e-5, atol=1e-5)
     # The short row alone again, its padding cut: it goes on as before.
-    alone = both.kept(torch.tensor([0]), 15)
+    alone = both.kept([0])
+    assert alone.padding == [0] and alone.length == 30 + 70
     embeds = torch.randn(1, 1, stack.config.n_embd)
     expected = stack(inputs_embeds=embeds, past_key_values=short, use_cache=True).last_hidden_state
-    got = decode_step(stack, embeds, alone, torch.ones(1, alone.length + 1, dtype=torch.long))
+    got = decode_step(stack, embeds, alone)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)

@@ -58,7 +58,7 @@ class Row:
 
 
 class GptBatch:
-    """The rows decoding together, their shared cache and attention mask."""
+    """The rows decoding together and their shared cache (which also says what each row attends to)."""
 
     def __init__(self, gpt: Any, gpt_step: GptStep = nullcontext) -> None:
         self.gpt = gpt  # coqui's GPT: its embeddings, heads and the GPT-2 stack (model.gpt)
@@ -66,7 +66,6 @@ class GptBatch:
         self.device = gpt.mel_embedding.weight.device  # every tensor made here goes there, with the GPT's
         self.rows: list[Row] = []
         self._cache: KeyValues | None = None
-        self._mask = torch.ones(0, 0, dtype=torch.long, device=self.device)  # [rows, positions]: 0 where padded
 
     def join(
         self, cond_latent: torch.Tensor, text_tokens: torch.Tensor, sampling: Sampling
@@ -94,10 +93,9 @@ class GptBatch:
         tokens = torch.tensor([[row.token] for row in self.rows], device=self.device)
         positions = torch.tensor([[row.fed] for row in self.rows], device=self.device)
         embeds = gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(positions)
-        self._mask = torch.cat([self._mask, torch.ones_like(tokens)], dim=1)
         assert self._cache is not None
         with self.gpt_step():
-            hidden = decode_step(gpt.gpt, embeds, self._cache, self._mask)
+            hidden = decode_step(gpt.gpt, embeds, self._cache)
         return list(zip(self.rows, self._draw(self.rows, hidden[:, -1]), strict=True))
 
     def leave(self, rows: list[Row]) -> None:
@@ -106,25 +104,12 @@ class GptBatch:
         if len(keep) == len(self.rows):
             return
         self.rows = [self.rows[index] for index in keep]
-        if not keep:
-            self._cache, self._mask = None, self._mask[:0, :0]
-            return
-        indices = torch.tensor(keep, device=self.device)
-        self._mask = self._mask[indices]
-        padded = int((self._mask.cumsum(dim=1) == 0).sum(dim=1).min())  # leading columns padded in every row
-        self._mask = self._mask[:, padded:]
         assert self._cache is not None
-        self._cache = self._cache.kept(indices, padded)
+        self._cache = self._cache.kept(keep) if keep else None
 
     def _add(self, row: Row, cache: KeyValues) -> None:
-        """Left-pad the shorter of the batch and the newcomer, then stack them."""
-        mask = torch.ones(1, cache.length, dtype=torch.long, device=self.device)
-        if self._cache is None:
-            self.rows, self._cache, self._mask = [row], cache, mask
-            return
-        width = max(cache.length, self._cache.length)
-        self._cache = self._cache.stacked(cache)
-        self._mask = torch.cat([_left_pad(self._mask, width), _left_pad(mask, width)])
+        """The newcomer's row and cache stacked under the batch's."""
+        self._cache = cache if self._cache is None else self._cache.stacked(cache)
         self.rows.append(row)
 
     def _draw(self, rows: list[Row], hidden: torch.Tensor) -> list[torch.Tensor]:
@@ -138,8 +123,3 @@ class GptBatch:
             row.token, row.fed = token, row.fed + 1
             row.done = token == self.gpt.stop_audio_token or row.fed >= row.limit
         return list(latents.float())
-
-
-def _left_pad(mask: torch.Tensor, width: int) -> torch.Tensor:
-    """Zeros before a mask's positions up to `width`."""
-    return F.pad(mask, (width - mask.shape[1], 0))

@@ -21,17 +21,18 @@ _ROOM = 64  # positions of room added when the cache is full: a copy every 64 st
 class KeyValues:
     """Every block's keys and values, [rows, heads, positions + room, head size]; `length` positions in use.
 
-    Rows are left-padded to a common length: a row's padding is masked out of attention by the batch.
+    Rows are left-padded to a common length; `padding` holds each row's count of leading positions it must
+    not attend to, so the cache alone says what each row sees.
     """
 
-    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor], length: int) -> None:
-        self.keys, self.values, self.length = keys, values, length
+    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor], length: int, padding: list[int]) -> None:
+        self.keys, self.values, self.length, self.padding = keys, values, length, padding
 
     @classmethod
     def of(cls, cache: DynamicCache) -> "KeyValues":
         """A prompt's cache, as HF's forward left it (one row)."""
         layers: list[Any] = list(cache.layers)  # DynamicLayers, as typed by HF: any kind of cache layer
-        return cls([layer.keys for layer in layers], [layer.values for layer in layers], layers[0].keys.shape[2])
+        return cls([layer.keys for layer in layers], [layer.values for layer in layers], layers[0].keys.shape[2], [0])
 
     def stacked(self, other: "KeyValues") -> "KeyValues":
         """These rows and `other`'s in one cache, each left-padded to the longer length."""
@@ -46,16 +47,28 @@ class KeyValues:
 
         keys = [stack(ours, theirs) for ours, theirs in zip(self.keys, other.keys, strict=True)]
         values = [stack(ours, theirs) for ours, theirs in zip(self.values, other.values, strict=True)]
-        return KeyValues(keys, values, width)
+        padding = [pad + width - self.length for pad in self.padding]
+        padding += [pad + width - other.length for pad in other.padding]
+        return KeyValues(keys, values, width, padding)
 
-    def kept(self, rows: torch.Tensor, start: int) -> "KeyValues":
-        """Only `rows`, without the first `start` positions (padding in each of them)."""
-        end = self.length
+    def kept(self, rows: list[int]) -> "KeyValues":
+        """Only `rows` (indices, in the order given), without the leading positions that all of them pad."""
+        padding = [self.padding[row] for row in rows]
+        start, end = min(padding), self.length
+        index = torch.tensor(rows, device=self.keys[0].device)
         return KeyValues(
-            [keys[rows, :, start:end] for keys in self.keys],
-            [values[rows, :, start:end] for values in self.values],
+            [keys[index, :, start:end] for keys in self.keys],
+            [values[index, :, start:end] for values in self.values],
             end - start,
+            [pad - start for pad in padding],
         )
+
+    def attention_mask(self) -> torch.Tensor | None:
+        """What each row attends to after one more position, [rows, 1, 1, positions + 1]; None where all of it."""
+        if not any(self.padding):
+            return None
+        positions = torch.arange(self.length + 1, device=self.keys[0].device)
+        return (positions >= torch.tensor(self.padding, device=positions.device)[:, None])[:, None, None, :]
 
     def make_room(self) -> None:
         """Room for one more position in every block."""
@@ -72,12 +85,11 @@ class KeyValues:
         return self.keys[index][:, :, : at + 1], self.values[index][:, :, : at + 1]
 
 
-def decode_step(stack: Any, embeds: torch.Tensor, cache: KeyValues, mask: torch.Tensor) -> torch.Tensor:
+def decode_step(stack: Any, embeds: torch.Tensor, cache: KeyValues) -> torch.Tensor:
     """The stack's output (final layer norm included) for one new position per row, [rows, 1, C], as HF's
-    GPT2Model gives it; the position's keys and values join `cache`. `embeds` [rows, 1, C]; `mask` [rows,
-    positions + 1], 0 where a row is padded."""
+    GPT2Model gives it; the position's keys and values join `cache`. `embeds` [rows, 1, C]."""
     cache.make_room()
-    attend = None if bool(mask.all()) else mask.bool()[:, None, None, :]  # [rows, 1, 1, positions]
+    attend = cache.attention_mask()
     hidden = embeds
     for index, block in enumerate(stack.h):
         attn = block.attn

@@ -26,7 +26,7 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
-from .xtts_decode import KeyValues, decode_step
+from .xtts_decode import DecodeStep, KeyValues
 from .xtts_model import Sampling
 from .xtts_precision import GptStep
 
@@ -63,6 +63,7 @@ class GptBatch:
     def __init__(self, gpt: Any, gpt_step: GptStep = nullcontext) -> None:
         self.gpt = gpt  # coqui's GPT: its embeddings, heads and the GPT-2 stack (model.gpt)
         self.gpt_step = gpt_step
+        self._decode = DecodeStep(gpt.gpt)  # the stack as loaded: build the batch after its precision is set
         self.device = gpt.mel_embedding.weight.device  # every tensor made here goes there, with the GPT's
         self.rows: list[Row] = []
         self._cache: KeyValues | None = None
@@ -95,7 +96,7 @@ class GptBatch:
         embeds = gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(positions)
         assert self._cache is not None
         with self.gpt_step():
-            hidden = decode_step(gpt.gpt, embeds, self._cache)
+            hidden = self._decode(embeds, self._cache)
         return list(zip(self.rows, self._draw(self.rows, hidden[:, -1]), strict=True))
 
     def leave(self, rows: list[Row]) -> None:

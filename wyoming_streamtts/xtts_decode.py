@@ -2,20 +2,26 @@
 
 HF's GPT2Model.forward is made for any input; for one token per row its Python and dispatch cost ~13 ms a step
 over XTTS v2's 30 blocks whatever their width, and its DynamicCache copies the whole cache at every step. Here
-each block runs from its own modules (their weights, quantization and autocast as loaded), with only what a
-decode step needs, into a cache with room for the next positions. The prompt still runs through HF's forward,
-once per sentence. XTTS's GPT adds each token's position itself, so the stack's own position embedding
-(coqui's returns zeros) is left out. The blocks are GPT-2 as coqui configures them for XTTS (HF's defaults:
-gelu_new, attention scaled by the head size only); tests hold the step to coqui's own generate().
+each block runs from its own modules (their weights, quantization and autocast as loaded; a dynamic int8
+Linear's kernel called as its module calls it), with only what a decode step needs, into a cache with room for
+the next positions. The prompt still runs through HF's forward, once per sentence. XTTS's GPT adds each
+token's position itself, so the stack's own position embedding (coqui's returns zeros) is left out. The blocks
+are GPT-2 as coqui configures them for XTTS (HF's defaults: gelu_new, attention scaled by the head size only);
+tests hold the step to coqui's own generate().
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from transformers import DynamicCache
 
 _ROOM = 64  # positions of room added when the cache is full: a copy every 64 steps, not every step
+
+Layer = Callable[[torch.Tensor], torch.Tensor]
 
 
 class KeyValues:
@@ -79,30 +85,69 @@ class KeyValues:
 
     def put(self, index: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Block `index`'s keys and values [rows, heads, 1, head size] at the next position; all so far, with it."""
-        at = self.length
-        self.keys[index][:, :, at : at + 1] = key
-        self.values[index][:, :, at : at + 1] = value
-        return self.keys[index][:, :, : at + 1], self.values[index][:, :, : at + 1]
+        at, keys, values = self.length, self.keys[index], self.values[index]
+        keys.narrow(2, at, 1).copy_(key)
+        values.narrow(2, at, 1).copy_(value)
+        return keys.narrow(2, 0, at + 1), values.narrow(2, 0, at + 1)
 
 
-def decode_step(stack: Any, embeds: torch.Tensor, cache: KeyValues) -> torch.Tensor:
-    """The stack's output (final layer norm included) for one new position per row, [rows, 1, C], as HF's
-    GPT2Model gives it; the position's keys and values join `cache`. `embeds` [rows, 1, C]."""
-    cache.make_room()
-    attend = cache.attention_mask()
-    hidden = embeds
-    for index, block in enumerate(stack.h):
-        attn = block.attn
-        query, key, value = (_heads(part, attn.head_dim) for part in attn.c_attn(block.ln_1(hidden)).chunk(3, dim=2))
-        keys, values = cache.put(index, key, value)
-        out = F.scaled_dot_product_attention(query, keys, values, attn_mask=attend)
-        hidden = hidden + attn.c_proj(out.transpose(1, 2).reshape(hidden.shape))
-        # gelu_new, GPT-2's activation, is GELU's tanh form: one kernel instead of HF's five (3.5 ms a step).
-        hidden = hidden + block.mlp.c_proj(F.gelu(block.mlp.c_fc(block.ln_2(hidden)), approximate="tanh"))
-    cache.length += 1
-    return stack.ln_f(hidden)
+@dataclass(frozen=True)
+class _Block:
+    """One GPT-2 block's layers, as a decode step calls them."""
+
+    ln_1: nn.Module
+    c_attn: Layer
+    c_proj: Layer
+    ln_2: nn.Module
+    c_fc: Layer
+    mlp_proj: Layer
+    heads: int
+    head_dim: int
 
 
-def _heads(part: torch.Tensor, head_dim: int) -> torch.Tensor:
-    """[rows, 1, C] as [rows, heads, 1, head size]."""
-    return part.view(part.shape[0], 1, -1, head_dim).transpose(1, 2)
+class DecodeStep:
+    """One decode step of a GPT-2 stack (HF's GPT2Model, as loaded: quantized or not), its blocks read once."""
+
+    def __init__(self, stack: Any) -> None:
+        self.blocks = [
+            _Block(
+                block.ln_1,
+                _direct(block.attn.c_attn),
+                _direct(block.attn.c_proj),
+                block.ln_2,
+                _direct(block.mlp.c_fc),
+                _direct(block.mlp.c_proj),
+                block.attn.num_heads,
+                block.attn.head_dim,
+            )
+            for block in stack.h
+        ]
+        self.ln_f = stack.ln_f
+
+    def __call__(self, embeds: torch.Tensor, cache: KeyValues) -> torch.Tensor:
+        """The stack's output (final layer norm included) for one new position per row, [rows, 1, C], as HF's
+        GPT2Model gives it; the position's keys and values join `cache`. `embeds` [rows, 1, C]."""
+        cache.make_room()
+        attend = cache.attention_mask()
+        rows, hidden = embeds.shape[0], embeds
+        for index, block in enumerate(self.blocks):
+            qkv = block.c_attn(block.ln_1(hidden)).view(rows, 1, 3, block.heads, block.head_dim)
+            query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [rows, heads, 1, head size]
+            keys, values = cache.put(index, key, value)
+            out = F.scaled_dot_product_attention(query, keys, values, attn_mask=attend)
+            hidden = hidden + block.c_proj(out.transpose(1, 2).reshape(hidden.shape))
+            # gelu_new, GPT-2's activation, is GELU's tanh form: one kernel instead of HF's five (3.5 ms a step).
+            hidden = hidden + block.mlp_proj(F.gelu(block.c_fc(block.ln_2(hidden)), approximate="tanh"))
+        cache.length += 1
+        return self.ln_f(hidden)
+
+
+def _direct(layer: nn.Module) -> Layer:
+    """`layer`, or for a dynamic int8 Linear its kernel called as the module's forward calls it: that forward's
+    Python costs ~8 µs a call, 120 calls a step (2-3 ms of a 20-25 ms step on a 2-core CPU)."""
+    quantized: Any = layer  # torch.ao's dynamic Linear: its packed weights are untyped
+    if isinstance(layer, torch.ao.nn.quantized.dynamic.Linear) and quantized._packed_params.dtype == torch.qint8:  # noqa: SLF001
+        kernel, packed = torch.ops.quantized.linear_dynamic.default, quantized._packed_params._packed_params  # noqa: SLF001
+        reduce_range = quantized.version is not None and quantized.version >= 4
+        return lambda x: kernel(x, packed, reduce_range)
+    return layer

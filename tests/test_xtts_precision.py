@@ -98,7 +98,7 @@ async def test_all_the_models_pytorch_work_runs_on_the_workers_one_thread(tiny_x
         engine.model.hifigan_decoder.waveform_decoder.register_forward_pre_hook(
             lambda *_: threads.setdefault("vocoder", set()).add(threading.current_thread().name)
         )
-        engine.model.gpt.gpt.ln_f.register_forward_pre_hook(  # the end of every GPT pass: prompt and step
+        engine.model.gpt.mel_head.register_forward_pre_hook(  # after every GPT pass: prompt and step
             lambda *_: threads.setdefault("gpt", set()).add(threading.current_thread().name)
         )
         audio = [chunk async for chunk in engine.synthesize("The lights are on.", "en", engine.speakers[0].name)]

@@ -177,7 +177,10 @@ class DecodeStep:
         """The stack's output (final layer norm included) for one new position per row, [rows, 1, C], as HF's
         GPT2Model gives it; the position's keys and values join `cache`. `embeds` [rows, 1, C]."""
         cache.make_room()
-        hidden = self._run(embeds, cache.keys, cache.values, cache.length, cache.attention_mask())
+        # TorchScript's graph as scripted: unoptimized it runs as fast here (nothing to fuse on a CPU) without the
+        # two profiling runs (65-85 ms each, at full size) that its optimizer would make the first steps pay.
+        with torch.jit.optimized_execution(False):
+            hidden = self._run(embeds, cache.keys, cache.values, cache.length, cache.attention_mask())
         cache.length += 1
         return hidden
 

@@ -190,9 +190,11 @@ def _scripted(stack: _Stack) -> nn.Module:
     try:
         with warnings.catch_warnings():  # its deprecation notice is for developers, not the log
             warnings.simplefilter("ignore", DeprecationWarning)
-            return torch.jit.script(stack)
+            scripted = torch.jit.script(stack)
     except Exception as err:  # noqa: BLE001 - TorchScript's compiler raises its own types
         _LOGGER.warning(
             "The XTTS GPT step cannot run as TorchScript (%s: %s); it runs in Python", type(err).__name__, err
         )
         return stack
+    _LOGGER.debug("XTTS GPT steps run as TorchScript")
+    return scripted

@@ -6,9 +6,8 @@ each block runs from its own modules (their weights, quantization and autocast a
 Linear's kernel called as its module calls it), with only what a decode step needs, into a cache with room for
 the next positions; an int8 stack as TorchScript. The prompt still runs through HF's forward, once per
 sentence. XTTS's GPT adds each token's position itself, so the stack's own position embedding (coqui's returns
-zeros) is left out. The blocks
-are GPT-2 as coqui configures them for XTTS (HF's defaults: gelu_new, attention scaled by the head size only);
-tests hold the step to coqui's own generate().
+zeros) is left out. The blocks are GPT-2 as coqui configures them for XTTS (HF's defaults: gelu_new, attention
+scaled by the head size only); tests hold the step to coqui's own generate().
 """
 
 import logging

@@ -128,3 +128,27 @@ def test_entries_are_keyed_by_the_cloning_settings_too(tmp_path):
         )
     }
     assert len(set(keys.values())) == 2
+
+
+@pytest.mark.parametrize("vocoder", ["onnx", "torch"])
+async def test_a_cache_folder_the_service_cannot_enter_keeps_latents_in_memory(voices, tiny_xtts, tmp_path, vocoder):
+    # As systemd's ProtectHome=yes leaves /root, or another user's folder: the server runs as root without the
+    # capabilities that let root into any folder. Start ended in a PermissionError traceback (onnx), or every
+    # cloned voice failed (torch).
+    cache = tmp_path / "latents"
+    cache.mkdir(mode=0)
+    program = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m", "wyoming_streamtts")
+    args = [*xtts_args(tiny_xtts, voices, cache), "--xtts-vocoder", vocoder]
+    server = ServerProcess(args, None, tmp_path, program=program)
+    try:
+        server.wait_ready()
+        for name in VOICES[:2]:
+            reply = await one_shot(server.port, "Hello.", f"en/{name}", timeout=300)
+            assert_well_formed(reply, streaming=False)
+            assert not reply.errors and reply.seconds > 0
+        warnings = messages(server.log(), "WARNING")
+        assert [m for m in warnings if str(cache) in m] == [next(m for m in warnings if "Cannot enter" in m)]
+        assert "permission denied" in server.log().lower() and "Traceback" not in server.log()
+    finally:
+        server.stop()
+        cache.chmod(0o755)

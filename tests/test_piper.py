@@ -11,6 +11,7 @@ from tests.conftest import (
     add_voice,
     assert_well_formed,
     describe,
+    messages,
     one_shot,
     rms,
     stream_request,
@@ -84,6 +85,26 @@ async def test_unusable_voice_files_are_skipped_with_a_warning(start_server, voi
     assert f"Skipping Piper voice {voices / 'tlh_QO-worf-medium.onnx'}: Language 'tlh_QO' is not supported" in log
     names = [voice.name for voice in (await describe(server.port)).tts[0].voices]
     assert "en/joe" in names and "en/broken" not in names and not any("worf" in name for name in names)
+    assert_well_formed(await one_shot(server.port, SHORT, "en/joe"), streaming=False)
+
+
+async def test_a_malformed_voice_config_skips_that_voice_alone(start_server, voices):
+    # Each of these stopped the whole server with a traceback that named no file.
+    broken = {
+        "en_US-nulls-medium": {"num_speakers": None},
+        "en_US-words-medium": {"num_speakers": "2", "speaker_id_map": {"a": 0, "b": 1}},
+        "en_US-listed-medium": {"num_speakers": 2, "speaker_id_map": ["a", "b"]},
+        "en_US-quality-medium": {"audio": {"sample_rate": 22050, "quality": ["medium"]}},
+    }
+    for name, fields in broken.items():
+        add_voice(voices, name, **fields)
+    server = start_server("--engine", "piper", "--fallback", "espeak", "--piper-voices", str(voices))
+    warnings = [m for m in messages(server.log(), "WARNING") if m.startswith("Skipping Piper voice")]
+    for name, field in zip(broken, ("num_speakers", "num_speakers", "speaker_id_map", "quality"), strict=True):
+        assert any(f"{name}.onnx: {field} is " in m and f"(in {name}.onnx.json)" in m for m in warnings), warnings
+    names = [voice.name for voice in (await describe(server.port)).tts[0].voices]
+    skipped = tuple(f"en/{name.split('-')[1]}" for name in broken)
+    assert "en/joe" in names and not any(name.startswith(skipped) for name in names)
     assert_well_formed(await one_shot(server.port, SHORT, "en/joe"), streaming=False)
 
 

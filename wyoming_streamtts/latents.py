@@ -42,7 +42,7 @@ class LatentCache:
         self._executor = executor
         self._model_fingerprint = model_fingerprint
         # Only this model's entries live (and go stale) here: another model's server may share cache_dir.
-        self.folder = None if cache_dir is None else cache_dir / model_fingerprint[:16]
+        self.folder = None if cache_dir is None else _enterable(cache_dir / model_fingerprint[:16])
         self._usable = usable
         self._settings = settings
         self._unwritable_reported = False
@@ -129,6 +129,21 @@ class LatentCache:
             _LOGGER.log(
                 level, "Cannot write latent cache %s (%s%s); voices stay cached in memory only", path, err, _free(path)
             )
+
+
+def _enterable(folder: Path) -> Path | None:
+    """The folder, or None (with one WARNING) when this user may not enter it or a folder above it
+    (systemd's ProtectHome, another user's folder): its voices are then kept in memory only."""
+    try:
+        (folder / "entry").exists()  # a stat inside it: fails where the folder is there but closed
+    except OSError as err:
+        _LOGGER.warning(
+            "Cannot enter the cache folder %s (%s); XTTS keeps voices' latents (and its vocoder export) in "
+            "memory only: give the service's user access to it, or pass --cache-dir",
+            folder, err.strerror or err,
+        )  # fmt: skip
+        return None
+    return folder
 
 
 def _free(path: Path) -> str:

@@ -17,7 +17,7 @@ from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
 from .engine import Engine, EngineError, iterate_in_executor
-from .languages import UnknownLanguageError, normalize_language, region_of
+from .languages import normalize_language, region_of
 from .voices import SPEAKER_NAME, Region, Speaker
 
 _LOGGER = logging.getLogger(__name__)
@@ -107,17 +107,17 @@ class PiperEngine(Engine):
 
 
 def _load(model_path: Path) -> list[PiperSpeaker]:
-    """The speakers of one voice file; none, with a warning, when it cannot be used."""
+    """The speakers of one voice file; none, with a warning naming the file, when it cannot be used."""
     config_path = model_path.with_name(model_path.name + ".json")
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
-        if not isinstance(config, dict):
-            raise ValueError(f"{config_path.name} is not a JSON object")
+        _check_config(config)
         language, region = _language(model_path, config)
-        model = PiperVoice.load(model_path, config_path)
-    except UnknownLanguageError as err:
-        _LOGGER.warning("Skipping Piper voice %s: %s", model_path, err)
+    except (OSError, ValueError) as err:  # UnknownLanguageError and JSONDecodeError are ValueErrors
+        _LOGGER.warning("Skipping Piper voice %s: %s (in %s)", model_path, err, config_path.name)
         return []
+    try:
+        model = PiperVoice.load(model_path, config_path)
     except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types for a damaged model
         _LOGGER.warning("Skipping Piper voice %s: it cannot be loaded (%s)", model_path, err)
         return []
@@ -138,6 +138,27 @@ def _load(model_path: Path) -> list[PiperSpeaker]:
     if len(usable) < len(speakers):
         _LOGGER.warning("Piper voice %s: speaker names other than letters, digits, '.', '_', '-' skipped", model_path)
     return usable
+
+
+def _check_config(config: object) -> None:
+    """Raise ValueError naming the first field of a voice's config that is there with the wrong type."""
+    if not isinstance(config, dict):
+        raise ValueError("not a JSON object")
+    audio, ids = config.get("audio", {}), config.get("speaker_id_map", {})
+    _expect("num_speakers", config, int, "a whole number")
+    _expect("speaker_id_map", config, dict, "an object")
+    _expect("audio", config, dict, "an object")
+    _expect("quality", audio, str, "a string")
+    _expect("dataset", config, (str, int), "a name")
+    for speaker in ids:
+        _expect(speaker, ids, int, "a whole number")
+
+
+def _expect(key: str, fields: dict, kind: type | tuple[type, ...], what: str) -> None:
+    """`fields[key]`, where it is there, has the JSON type asked for (null and true are no numbers)."""
+    value = fields.get(key, ...)
+    if value is not ... and (isinstance(value, bool) or not isinstance(value, kind)):
+        raise ValueError(f"{key} is {json.dumps(value)[:40]}, not {what}")
 
 
 def _language(model_path: Path, config: dict) -> tuple[str, Region | None]:

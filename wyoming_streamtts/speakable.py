@@ -27,6 +27,10 @@ from .splitter import delta_code_points
 EMPHASIS_HOLD = 80
 LABEL_HOLD = 120
 TAG_HOLD = 120
+# The most text held back undecided, and the most of a line looked at: past it, what is held is
+# decided as if the text ended there. So a run of one character (20,000 backticks, a line of `=`)
+# costs the same per character as any text, however it is cut into deltas.
+HOLD = 256
 
 _PUNCTUATION = frozenset(string.punctuation)
 _URL_PREFIXES = ("https://", "http://", "www.")
@@ -67,6 +71,11 @@ class SpeakableText:
         self._link_depth = 0  # inside a link's `(destination)`: not read
         self._item_start = False  # just after a list marker, where a task box `[ ]` or `[x]` may stand
 
+    @property
+    def held(self) -> int:
+        """How many characters are held back, not decided yet (at most HOLD and a delta)."""
+        return len(self._buffer)
+
     def feed(self, text: str) -> str:
         """Add a delta; return the speakable text it settles."""
         text, self._high_surrogate = delta_code_points(self._high_surrogate, text)
@@ -81,7 +90,7 @@ class SpeakableText:
     def _run(self, final: bool) -> str:
         buffer, out, i = self._buffer, [], 0
         while i < len(buffer):
-            step = self._step(buffer, i, final)
+            step = self._step(buffer, i, final or len(buffer) - i > HOLD)
             if step is None:
                 break
             text, end = step
@@ -355,10 +364,11 @@ def _run_length(buf: str, i: int) -> int:
 
 
 def _line_at(buf: str, i: int, final: bool) -> tuple[str, bool]:
-    """The rest of the line from `i` (without its newline), and whether all of it has come."""
-    end = buf.find("\n", i)
+    """The rest of the line from `i` (without its newline), and whether all of it has come; a line
+    longer than HOLD is judged by its first HOLD characters."""
+    end = buf.find("\n", i, i + HOLD)
     if end < 0:
-        return buf[i:], final
+        return buf[i : i + HOLD], final or len(buf) - i >= HOLD
     return buf[i:end], True
 
 

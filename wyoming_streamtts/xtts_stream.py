@@ -63,6 +63,11 @@ class WindowedVocoder:
 
     def decode(self, latents: torch.Tensor, final: bool) -> torch.Tensor:
         """Audio for the latents [T, C] that are new since the last call."""
+        if int(len(latents) * self.length_scale) < 1:
+            # Faster than spoken (--speed above 1), a token or two make no frame yet: no audio, not
+            # an interpolation to zero frames (which fails).
+            self.decoded_frames = 0
+            return torch.zeros(0, device=latents.device)
         frames = self._frames(latents)
         total = frames.shape[-1] * self.hop
         first = max(0, self._emitted // self.hop - self.context_frames)

@@ -89,6 +89,11 @@ def test_version():
         (["--default-voice", "en/nobody"], "Voice 'en/nobody' not found"),
         (["--samples-per-chunk", "0"], "--samples-per-chunk must be at least 1"),
         (["--uri", "http://localhost:1"], "Only 'stdio://', 'unix://', or 'tcp://'"),
+        (
+            ["--uri", "0.0.0.0:10200"],
+            "--uri 0.0.0.0:10200: Only 'stdio://', 'unix://', or 'tcp://' are supported (e.g. tcp://0.0.0.0:10200",
+        ),
+        (["--uri", "tcp://0.0.0.0"], "--uri tcp://0.0.0.0: A port must be specified"),
         (["--engine", "nonsense"], "invalid choice"),
         (["--max-event-bytes", "100"], "--max-event-bytes must be at least 1024"),
         (["--max-connections", "0"], "--max-connections"),
@@ -108,6 +113,14 @@ def test_bad_settings_fail_at_start_with_a_clear_message(args, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_uri_is_reported_before_anything_loads(tmp_path):
+    # It came only after the engines had loaded (here: after a voice download that cannot succeed offline).
+    result = run_cli("--uri", "0.0.0.0:10200", "--piper-voices", str(tmp_path), "--download-piper-voice",
+                     "de_DE-thorsten-medium")  # fmt: skip
+    assert result.returncode == 2
+    assert "Cannot start: --uri 0.0.0.0:10200" in result.stderr and "Downloading" not in result.stderr
 
 
 def test_port_in_use_is_a_clear_error():

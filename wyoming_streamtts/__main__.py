@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -29,8 +30,8 @@ async def main(argv: list[str] | None = None) -> int:
     settings = settings_from(args)
     uri = settings.server.uri
     try:
+        server = server_for(uri)  # before anything loads: a typo costs no model load
         service = create_service(settings)
-        server = AsyncServer.from_uri(uri)
         discovery = None
         if settings.server.zeroconf is not None:
             discovery = create_discovery(uri, settings.server.zeroconf, settings.server.zeroconf_host)
@@ -52,6 +53,8 @@ async def main(argv: list[str] | None = None) -> int:
     stop_by = None
     try:
         if isinstance(server, AsyncStdioServer):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # started: a signal now ends the process as usual
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             await serve_stdio(handler_factory)
         else:
             await serve(server, handler_factory, discovery, uri, service.reload_voices)
@@ -68,6 +71,14 @@ async def main(argv: list[str] | None = None) -> int:
         if service.figures is not None:
             await service.figures.close(FIGURES_CLOSE_S if stop_by is None else _rest(stop_by, FIGURES_CLOSE_S))
     return 0
+
+
+def server_for(uri: str) -> AsyncServer:
+    """The server for --uri (raises ValueError with an example of the right form)."""
+    try:
+        return AsyncServer.from_uri(uri)
+    except ValueError as err:
+        raise ValueError(f"--uri {uri}: {err} (e.g. tcp://0.0.0.0:10200, unix:///run/tts.sock, stdio://)") from err
 
 
 def _rest(deadline: float, at_most: float) -> float:
@@ -118,17 +129,42 @@ async def serve(
             await discovery.unregister_server()
 
 
+class StoppedWhileStarting(Exception):
+    """SIGTERM or Ctrl-C before the server listens."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 def _reload_while_starting(*_: object) -> None:
     _LOGGER.warning("Reload (SIGHUP) asked for while starting: ignored, the voices are being read now")
 
 
+def _stop_while_starting(signum: int, _frame: object) -> None:
+    raise StoppedWhileStarting(signum)
+
+
 def run() -> None:
     # SIGHUP's default ends the process, and `systemctl reload` may come while voices or models load:
-    # until the server listens (and reloads for real), a reload is only logged.
+    # until the server listens (and reloads for real), a reload is only logged. SIGTERM has no default
+    # for PID 1 (the Docker image): without a handler `docker stop` waited 10 s, then killed. Once the
+    # server listens, its loop's handlers take over all three.
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, _reload_while_starting)
-    with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(asyncio.run(main()))
+    try:
+        with asyncio.Runner() as runner:
+            for signum in (signal.SIGTERM, signal.SIGINT):  # after the runner's own Ctrl-C handler
+                signal.signal(signum, _stop_while_starting)
+            code = runner.run(main())
+    except StoppedWhileStarting as stop:
+        _LOGGER.info("Stopped while starting (%s)", stop)
+        logging.shutdown()
+        # A model may still be loading on its own thread: it is not waited for.
+        os._exit(128 + stop.signum)
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
 
 
 if __name__ == "__main__":

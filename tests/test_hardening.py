@@ -1,6 +1,7 @@
 """No client can freeze, starve or leak the server (issue: hardening), through the real server process."""
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -214,3 +215,26 @@ def test_stdio_answers_like_tcp():
 def test_stdio_empty_text(text):
     events, _ = stdio("--engine", "espeak", sent=header({"type": "synthesize", "data": {"text": text}}))
     assert [e.data.get("code") for e in events] == ["empty-text"]
+
+
+async def test_a_stream_whose_text_drips_in_is_ended_at_its_time_limit(start_server):
+    # One character every second reset --stream-idle-timeout each time: the stream was never ended.
+    server = start_server("--engine", "espeak", "--stream-idle-timeout", "2", "--stream-timeout", "3")
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(SynthesizeStart().event())
+        began = time.monotonic()
+
+        async def drip() -> None:
+            with contextlib.suppress(ConnectionError):  # until the server ends the stream
+                for char in "Hello there, it is a slow one. " * 2:
+                    await client.write_event(SynthesizeChunk(text=char).event())
+                    await asyncio.sleep(0.5)
+
+        dripping = asyncio.create_task(drip())
+        reply = await read_reply(client, streaming=True, timeout=10)
+        ended = time.monotonic() - began
+        dripping.cancel()
+    assert 2.8 < ended < 6
+    assert [e.code for e in reply.errors] == ["stream-timeout"]
+    assert reply.types == ["error"] and reply.cut_off  # a failed stream's end, before any sentence was complete
+    await wait_for_figures(server, outcome="failed", timeout=10)

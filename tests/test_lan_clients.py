@@ -156,3 +156,37 @@ async def test_when_full_a_newcomer_closes_the_longest_idle_connection_of_the_bi
         assert await asyncio.wait_for(async_read_event(reader), 10)  # the rest are served still
         writer.close()
     assert "closing the longest idle of 127.0.0.2's 3 to admit 127.0.0.1" in server.log()
+
+
+async def drip_stream(address: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A stream from `address` that is fed one character now and then, and never ends."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(address, 0))
+    writer.write(header({"type": "synthesize-start"}))
+    writer.write(header({"type": "synthesize-chunk", "data": {"text": "H"}}))
+    await writer.drain()
+    return reader, writer
+
+
+async def closed(reader: asyncio.StreamReader) -> bool:
+    """Whether the server has closed the connection (waits a little for it)."""
+    try:
+        return await asyncio.wait_for(reader.read(), 1.0) == b""
+    except TimeoutError:
+        return False
+
+
+async def test_streams_that_hardly_speak_cannot_keep_home_assistant_out(start_server):
+    # Every place taken by streams from two addresses, each fed a character now and then: the newcomer got
+    # too-many-connections on every try, since a stream is never idle.
+    server = start_server("--engine", "espeak", "--max-connections", "4", "--max-connections-per-peer", "2")
+    drips = [await drip_stream(address, server.port) for address in ("127.0.0.2", "127.0.0.3") for _ in range(2)]
+    await asyncio.sleep(0.3)
+    for _, writer in drips[1:]:  # the first one's text came longest ago
+        writer.write(header({"type": "synthesize-chunk", "data": {"text": "e"}}))
+    await asyncio.sleep(0.3)
+    reply = await one_shot(server.port, "The front door is locked.")  # Home Assistant, from its own address
+    assert_well_formed(reply, streaming=False)
+    assert [await closed(reader) for reader, _ in drips] == [True, False, False, False]
+    assert "closing the longest idle of 127.0.0.2's 2 to admit 127.0.0.1" in server.log()
+    for _, writer in drips:
+        writer.close()

@@ -148,6 +148,10 @@ FLAGS = (
         group=LIMITS_ON_CLIENTS,
         help="seconds an open stream (synthesize-start) may go without text before it ends with a "
         "stream-idle-timeout error and the connection is closed; 0 never ends it"),
+    Flag("--stream-timeout", type=float, check=not_negative, default=LIMITS.stream_timeout_s,
+        group=LIMITS_ON_CLIENTS,
+        help="seconds an open stream may take from synthesize-start to synthesize-stop, however its text drips "
+        "in, before it ends with a stream-timeout error; 0 never ends it"),
     Flag("--write-timeout", type=float, check=positive, default=SERVER.write_timeout_s, group=LIMITS_ON_CLIENTS,
         help="seconds a client may stop reading before it is dropped"),
     Flag("--max-connections", type=int, check=positive, default=SERVER.max_connections, group=LIMITS_ON_CLIENTS,
@@ -266,7 +270,9 @@ class Checked(argparse.Action):
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The typed settings of parsed flags."""
-    limits = EventLimits(args.max_event_bytes, args.read_timeout, args.idle_timeout, args.stream_idle_timeout)
+    limits = EventLimits(
+        args.max_event_bytes, args.read_timeout, args.idle_timeout, args.stream_idle_timeout, args.stream_timeout
+    )
     server = ServerSettings(
         uri=args.uri,
         name=args.name or args.zeroconf or ServerSettings.name,

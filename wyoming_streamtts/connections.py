@@ -35,6 +35,11 @@ class Connection(Protocol):
         """A request is being answered (or a stream is still open)."""
 
     @property
+    def waiting_since(self) -> float | None:
+        """time.monotonic() since when it has waited on its client (idle, or a stream waiting for text);
+        None while it answers a request whose text is all in."""
+
+    @property
     def last_active(self) -> float:
         """time.monotonic() of the last event read or written."""
 
@@ -53,7 +58,8 @@ class Connections:
 
     When every place is taken, a newcomer from another address gets in by closing the
     longest-idle connection of the address that holds the most: connections a device keeps
-    open without using them cannot keep Home Assistant out.
+    open without using them, or streams it feeds a character now and then, cannot keep Home
+    Assistant out.
     """
 
     def __init__(self, limit: int = DEFAULT_MAX_CONNECTIONS, per_peer: int = DEFAULT_MAX_CONNECTIONS_PER_PEER) -> None:
@@ -76,15 +82,17 @@ class Connections:
         return None
 
     def _make_room(self, newcomer: str | None, held: Counter) -> bool:
-        """Close the longest-idle connection of the address that holds the most, if that is another's."""
+        """Close the longest-idle connection of the address that holds the most, if that is another's: one
+        with nothing running first, else the open stream whose text came longest ago."""
         holder, count = max(((peer, n) for peer, n in held.items() if peer is not None), key=lambda item: item[1],
                             default=(None, 0))  # fmt: skip
         if holder is None or holder == newcomer or count <= held[newcomer]:
             return False
-        idle = [c for c, peer in self._open.items() if peer == holder and not c.busy]
-        if not idle:
+        waiting = [(c.busy, since, c) for c, peer in self._open.items() if peer == holder
+                   and (since := c.waiting_since) is not None]  # fmt: skip
+        if not waiting:
             return False
-        victim = min(idle, key=lambda c: c.last_active)
+        *_, victim = min(waiting, key=lambda item: item[:2])
         _LOGGER.info("All %d connections taken: closing the longest idle of %s's %d to admit %s",
                      self.limit, holder, count, newcomer)  # fmt: skip
         del self._open[victim]

@@ -41,6 +41,7 @@ class StreamTtsEventHandler:
         self._request: Request | None = None
         self._last_read = time.monotonic()  # last event read
         self._last_text = time.monotonic()  # when the open stream last received text
+        self._began = time.monotonic()  # when the request began
 
     async def run(self) -> None:
         """Read events within the limits until the client leaves; bad input is answered, then closed."""
@@ -59,7 +60,7 @@ class StreamTtsEventHandler:
         except ProtocolError as err:
             # The rest of the stream cannot be trusted: say why, then close.
             with contextlib.suppress(ConnectionError):
-                if err.code == "stream-idle-timeout" and self._request is not None:
+                if err.code in ("stream-idle-timeout", "stream-timeout") and self._request is not None:
                     failure = Failure(str(err), err.code, refused=True)
                     await self._request.finish(Outcome.FAILED, failure)  # a failed stream's end
                 else:
@@ -102,14 +103,22 @@ class StreamTtsEventHandler:
         """By when the client must send its next event, and what it is told if it does not."""
         limits = self.service.settings.limits
         if self._stream_open:
-            # An open stream waits for an LLM's text, but not for ever: a silent one would hold a place.
-            if not limits.stream_idle_timeout_s:
-                return None
-            return Deadline(
-                self._last_text + limits.stream_idle_timeout_s,
-                f"No text for {limits.stream_idle_timeout_s:g} s in an open stream (--stream-idle-timeout)",
-                "stream-idle-timeout",
-            )
+            # An open stream waits for an LLM's text, but not for ever: a silent one, or one whose text
+            # drips in a character at a time, would hold a place.
+            deadlines = []
+            if limits.stream_idle_timeout_s:
+                deadlines.append(Deadline(
+                    self._last_text + limits.stream_idle_timeout_s,
+                    f"No text for {limits.stream_idle_timeout_s:g} s in an open stream (--stream-idle-timeout)",
+                    "stream-idle-timeout",
+                ))  # fmt: skip
+            if limits.stream_timeout_s:
+                deadlines.append(Deadline(
+                    self._began + limits.stream_timeout_s,
+                    f"The stream's text did not end within {limits.stream_timeout_s:g} s (--stream-timeout)",
+                    "stream-timeout",
+                ))  # fmt: skip
+            return min(deadlines, key=lambda deadline: deadline.at, default=None)
         # A running request keeps the connection in use, however long the client is silent.
         if self.busy or not limits.idle_timeout_s:
             return None
@@ -123,6 +132,14 @@ class StreamTtsEventHandler:
     def last_active(self) -> float:
         """time.monotonic() of the last event read or written."""
         return max(self._last_read, self.outbox.last_write)
+
+    @property
+    def waiting_since(self) -> float | None:
+        """Since when the connection has waited on its client: since its last text for an open stream,
+        its last event when nothing runs; None while a request whose text is all in is answered."""
+        if self._stream_open:
+            return self._last_text
+        return None if self.busy else self.last_active
 
     @property
     def busy(self) -> bool:
@@ -180,7 +197,7 @@ class StreamTtsEventHandler:
         if self._request is not None and not self._request.done:
             _LOGGER.debug("New request on the connection: cancelling the running one")
             await self._request.finish(Outcome.REPLACED)
-        self._last_text = time.monotonic()
+        self._last_text = self._began = time.monotonic()
         self._request = Request(self.service, self.outbox, voice, streaming)
         if self.connections.closing:
             # Started now, it would be cut off by the drain's end mid-audio.

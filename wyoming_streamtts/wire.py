@@ -21,6 +21,8 @@ DEFAULT_MAX_EVENT_BYTES = 1 << 20
 DEFAULT_READ_TIMEOUT_S = 10.0
 # Well above an LLM's pause between deltas, so that only an abandoned stream is ended.
 DEFAULT_STREAM_IDLE_TIMEOUT_S = 120.0
+# A stream's whole text, however it drips in: an LLM writes a long answer in well under a minute.
+DEFAULT_STREAM_TIMEOUT_S = 300.0
 DEFAULT_IDLE_TIMEOUT_S = 60.0
 
 
@@ -42,6 +44,8 @@ class EventLimits:
     """Time a connection with nothing running may stay silent (0: for ever)."""
     stream_idle_timeout_s: float = DEFAULT_STREAM_IDLE_TIMEOUT_S
     """Time an open stream may go without text (0: for ever)."""
+    stream_timeout_s: float = DEFAULT_STREAM_TIMEOUT_S
+    """Time from a stream's start to the end of its text (0: for ever)."""
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,12 @@ class Service:
 
     def answer_for(self, catalog: VoiceCatalog) -> bytes:
         """The describe answer with these voices (slow for many voices: run it off the loop)."""
+        event = self.info(catalog).event()
+        for voice in event.data["tts"][0]["voices"]:
+            for unset in ("version", "speakers"):  # null: wyoming's parser reads a missing one as null too
+                del voice[unset]
         wire = io.BytesIO()
-        write_event(self.info(catalog).event(), wire)
+        write_event(event, wire)
         return wire.getvalue()
 
     def info(self, catalog: VoiceCatalog) -> Info:
@@ -60,7 +64,7 @@ class Service:
             attribution=ATTRIBUTION,
             installed=True,
             version=__version__,
-            voices=catalog.tts_voices(__version__),
+            voices=catalog.tts_voices(),
             supports_synthesize_streaming=self.settings.streaming,
         )
         return Info(tts=[program])

@@ -200,15 +200,18 @@ class VoiceCatalog:
         where = f", {region.name}" if region else ""
         return f"{speaker.description or voice.speaker} ({LANGUAGES[voice.language].name}{where})"
 
-    def tts_voices(self, version: str) -> list[TtsVoice]:
-        """The voices as the `info` event lists them."""
+    def tts_voices(self) -> list[TtsVoice]:
+        """The voices as the `info` event lists them: what Home Assistant reads of a voice (name, description,
+        languages, installed) and the attribution wyoming's parser needs; the program has the rest (its URL,
+        version). Thousands of recordings are tens of thousands of voices: each byte counts many times."""
+        attribution = Attribution(name=self.attribution.name, url="")
         return [
             TtsVoice(
                 name=voice.name,
                 description=self._description(voice),
-                attribution=self.attribution,
+                attribution=attribution,
                 installed=True,
-                version=version,
+                version=None,
                 languages=[voice.language],
             )
             for voice in self.voices

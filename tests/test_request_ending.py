@@ -1,6 +1,8 @@
 """A request's answer when it is stopped at the very moment it is ending by itself."""
 
 import asyncio
+import errno
+import os
 
 import pytest
 from wyoming.audio import AudioStop
@@ -9,6 +11,7 @@ from wyoming.tts import SynthesizeVoice
 
 from wyoming_streamtts.espeak_engine import EspeakEngine
 from wyoming_streamtts.reply import SERVER_STOPPING, Outcome
+from wyoming_streamtts.reply import Outbox as RealOutbox
 from wyoming_streamtts.request import Request
 from wyoming_streamtts.service import Service
 from wyoming_streamtts.settings import ServerSettings
@@ -122,3 +125,23 @@ async def test_a_request_stopped_twice_at_once_ends_once():
     await asyncio.gather(stopped.finish(Outcome.REPLACED), stopped.finish(Outcome.SERVER_STOPPING, SERVER_STOPPING))
     assert written.count("audio-stop") == 1 and "error" not in written and "(failed end)" not in written
     assert stopped.outcome is Outcome.REPLACED
+
+
+async def test_a_reset_as_a_failed_stream_half_closes_still_closes_the_connection():
+    # A client's reset that lands between the last write and the half-close makes shutdown() fail with
+    # ENOTCONN, an OSError that is no ConnectionError: it escaped as "Task exception was never retrieved".
+    accepted: asyncio.Future = asyncio.get_running_loop().create_future()
+    server = await asyncio.start_server(lambda r, w: accepted.set_result((r, w)), "127.0.0.1", 0)
+    client_reader, client_writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+    reader, writer = await accepted
+
+    def not_connected() -> None:
+        raise OSError(errno.ENOTCONN, os.strerror(errno.ENOTCONN))
+
+    writer.transport.write_eof = not_connected  # what the kernel answers then, at this one call
+    outbox = RealOutbox(reader, writer, write_timeout_s=5)
+    await outbox.end_failed_stream()
+    assert writer.is_closing() and reader.at_eof()
+    assert (await asyncio.wait_for(client_reader.read(), 5)).startswith(b'{"type": "synthesize-stopped"')
+    client_writer.close()
+    server.close()

@@ -128,7 +128,8 @@ class Outbox:
         read this far.
         """
         _LOGGER.debug("Event out: synthesize-stopped, cut off after its header")
-        with contextlib.suppress(ConnectionError, TimeoutError):
+        # OSError: a reset that lands between the drain and the half-close fails it with ENOTCONN.
+        with contextlib.suppress(OSError, TimeoutError):
             self.writer.write(CUT_OFF_STOPPED)
             async with asyncio.timeout(self.write_timeout_s):
                 await self.writer.drain()

@@ -9,7 +9,7 @@ import pytest
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize
 
-from tests.conftest import REPO, ServerProcess, assert_well_formed, read_reply, rms
+from tests.conftest import REPO, ServerProcess, free_port, assert_well_formed, read_reply, rms
 from wyoming_streamtts import __version__
 
 
@@ -135,8 +135,14 @@ def test_port_in_use_is_a_clear_error():
 
 
 async def test_readme_run_command_starts_a_speaking_server(tmp_path):
-    """`script/run` from the README installs (already done here) and serves."""
-    server = ServerProcess(["--language", "en"], None, tmp_path, program=(str(REPO / "script" / "run"),))
+    """`script/run` from the README installs (already done here) and serves, with no package index: it
+    reinstalled at every start (16 s) and so failed on a box offline ("Could not find a version that
+    satisfies the requirement setuptools>=77")."""
+    stamp = REPO / ".venv" / ".installed"
+    installed = stamp.stat().st_mtime
+    closed = f"http://127.0.0.1:{free_port()}"
+    offline = {"PIP_CONFIG_FILE": "/dev/null", "PIP_INDEX_URL": closed, "PIP_RETRIES": "0", "PIP_TIMEOUT": "1"}
+    server = ServerProcess(["--language", "en"], offline, tmp_path, program=(str(REPO / "script" / "run"),))
     try:
         server.wait_ready(timeout=240)
         async with AsyncTcpClient("127.0.0.1", server.port) as client:
@@ -146,3 +152,4 @@ async def test_readme_run_command_starts_a_speaking_server(tmp_path):
         assert rms(reply.samples) > 300
     finally:
         assert server.stop() == 0  # SIGTERM is a clean shutdown
+    assert stamp.stat().st_mtime == installed  # nothing was installed again

@@ -9,7 +9,7 @@ import pytest
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize
 
-from tests.conftest import REPO, ServerProcess, free_port, assert_well_formed, read_reply, rms
+from tests.conftest import REPO, ServerProcess, assert_well_formed, free_port, read_reply, rms
 from wyoming_streamtts import __version__
 
 

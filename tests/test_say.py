@@ -10,7 +10,7 @@ import wave
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import REPO, free_port
 
 ALSA_NULL = "pcm.!default {\n    type null\n}\nctl.!default {\n    type hw\n    card 0\n}\n"
 
@@ -38,6 +38,18 @@ def test_writes_a_wav_file(server, tmp_path):
     assert 1.0 < seconds < 6.0
     assert "First audio after" in result.stderr
     assert f"{seconds:.2f} s of audio written to {output}" in result.stderr
+
+
+def test_the_readme_command_works_as_written(server, tmp_path):
+    # The README's `wyoming-streamtts-say ...` was "command not found": it lives in .venv/bin.
+    output = tmp_path / "readme.wav"
+    readme = (REPO / "README.md").read_text()
+    assert 'script/say "The washing machine is done." --voice en/default' in readme
+    result = subprocess.run([str(REPO / "script" / "say"), "The washing machine is done.", "--voice", "en/default",
+                             "--uri", f"tcp://127.0.0.1:{server.port}", "-o", str(output)],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert output.stat().st_size > 24000
 
 
 def test_reads_text_from_stdin(server, tmp_path):

@@ -129,6 +129,10 @@ def test_download_fails_cleanly_offline(start_server, tmp_path):
     assert (
         "Cannot start: Cannot download Piper voice de_DE-thorsten-medium (is the internet reachable?)" in server.log()
     )
+    # And what to do instead, offline: which files go where.
+    where = (tmp_path / "piper").resolve()
+    assert "copy de_DE-thorsten-medium.onnx and de_DE-thorsten-medium.onnx.json" in server.log()
+    assert f"into {where} (--piper-voices)" in server.log()
     assert not list((tmp_path / "piper").iterdir())  # nothing half-downloaded is left
 
 

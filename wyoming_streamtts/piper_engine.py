@@ -191,6 +191,10 @@ def download(name: str, voices_dir: Path) -> None:
         except ValueError as err:
             raise EngineError(f"--download-piper-voice {name}: {err}") from err
         except OSError as err:
-            raise EngineError(f"Cannot download Piper voice {name} (is the internet reachable?): {err}") from err
+            raise EngineError(
+                f"Cannot download Piper voice {name} (is the internet reachable?): {err}. Without the internet, "
+                f"copy {name}.onnx and {name}.onnx.json (from the piper-voices collection, on a machine that "
+                f"has them) into {voices_dir.resolve()} (--piper-voices), and start without --download-piper-voice"
+            ) from err
         for suffix in (".onnx.json", ".onnx"):  # the model last: it is what marks a voice as present
             os.replace(Path(scratch) / f"{name}{suffix}", voices_dir / f"{name}{suffix}")

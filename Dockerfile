@@ -11,7 +11,8 @@ ARG EXTRAS=xtts,translate,nllb-torch,piper
 ENV DEBIAN_FRONTEND=noninteractive \
     PIP_NO_CACHE_DIR=1 \
     PYTHONUNBUFFERED=1 \
-    HF_HOME=/data/huggingface
+    HF_HOME=/data/huggingface \
+    WYOMING_STREAMTTS_EXTRAS=${EXTRAS}
 
 # Distribution packages float with the base image's security updates. FFmpeg only where XTTS reads
 # recordings (through torchcodec); nothing else calls it.

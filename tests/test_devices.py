@@ -1,5 +1,6 @@
 """One device decision for XTTS and NLLB, with the GPUs a machine may have injected (none is attached here)."""
 
+import importlib.util
 import subprocess
 import sys
 
@@ -51,6 +52,31 @@ def test_a_gpu_asked_for_and_absent_is_an_error_naming_the_flag(requested, gpus,
 )
 def test_engine_auto_keeps_xtts_on_any_gpu(requested, device, engines):
     assert auto_engines(["xtts", "gtts", "piper", "espeak"], requested, device) == engines
+
+
+@pytest.mark.parametrize(
+    ("extras", "says"),
+    [
+        (None, "it needs the [xtts] extra (script/setup xtts, or pip install 'wyoming-streamtts[xtts]')"),
+        (
+            "translate,piper",
+            "which this image was built without (EXTRAS=translate,piper): build it again with "
+            "--build-arg EXTRAS=xtts,translate,piper or use the GPU image",
+        ),
+    ],
+)
+def test_without_the_xtts_extra_auto_says_so_before_the_gpu(monkeypatch, caplog, extras, says):
+    # It said "no GPU (--device cpu runs it on the CPU, slowly)", and following that gave "needs the [xtts] extra".
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "TTS" else real(name, *a))
+    if extras is None:
+        monkeypatch.delenv("WYOMING_STREAMTTS_EXTRAS", raising=False)
+    else:
+        monkeypatch.setenv("WYOMING_STREAMTTS_EXTRAS", extras)  # as the Dockerfile sets it
+    assert auto_engines(["xtts", "piper", "espeak"], "auto", "cpu") == ["piper", "espeak"]
+    warned = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warned) == 1 and warned[0].startswith("Engine xtts unavailable: ") and says in warned[0]
+    assert "GPU" not in warned[0].replace("GPU image", "")
 
 
 @pytest.mark.parametrize(

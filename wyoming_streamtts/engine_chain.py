@@ -1,5 +1,6 @@
 """Which engines start, built from their settings: the chain --engine and --fallback name, in order."""
 
+import importlib.util
 import logging
 import os
 from functools import partial
@@ -16,9 +17,24 @@ def auto_engines(order: list[str], requested_device: str, device: str) -> list[s
     """The engines `--engine auto` tries: the --fallback order, without XTTS when `auto`
     found no GPU (CUDA or Apple's MPS): on a CPU it is far slower than real time."""
     if "xtts" in order and requested_device == "auto" and device == "cpu":
-        _LOGGER.warning("Engine xtts unavailable: no GPU (--device cpu runs it on the CPU, slowly)")
+        # The first thing missing first: without the extra, --device cpu would only lead to it.
+        missing = importlib.util.find_spec("TTS") is None or importlib.util.find_spec("torch") is None
+        reason = needs_extra("xtts") if missing else "no GPU (--device cpu runs it on the CPU, slowly)"
+        _LOGGER.warning("Engine xtts unavailable: %s", reason)
         return [name for name in order if name != "xtts"]
     return order
+
+
+def needs_extra(extra: str) -> str:
+    """What to install for an engine's extra, in a container image too (pip cannot be used inside it)."""
+    built = os.environ.get("WYOMING_STREAMTTS_EXTRAS")  # set by the Dockerfile to its EXTRAS
+    if built is None:
+        return f"it needs the [{extra}] extra (script/setup {extra}, or pip install 'wyoming-streamtts[{extra}]')"
+    other = " or use the GPU image" if extra == "xtts" else ""
+    return (
+        f"it needs the [{extra}] extra, which this image was built without (EXTRAS={built}): build it again "
+        f"with --build-arg EXTRAS={extra},{built}{other}"
+    )
 
 
 def create_engine(settings: EngineSettings, cloned: list[Speaker], device: str) -> Engine:
@@ -52,9 +68,7 @@ def _build_engine(name: str, settings: EngineSettings, cloned: list[Speaker], de
             from .xtts_precision import decide_precision  # noqa: PLC0415
             from .xtts_vocoder import decide_vocoder, onnx_available  # noqa: PLC0415
         except ImportError as err:
-            raise EngineError(
-                f"The xtts engine needs the [xtts] extra (pip install 'wyoming-streamtts[xtts]'): {err}"
-            ) from err
+            raise EngineError(f"The xtts engine cannot start: {needs_extra('xtts')} ({err})") from err
         xtts = settings.xtts
         agreed = xtts.agree_license or os.environ.get("COQUI_TOS_AGREED") == "1"
         model_dir = resolve_model_dir(xtts.model, settings.data_folder(), settings.download, agreed)
@@ -78,9 +92,7 @@ def _build_engine(name: str, settings: EngineSettings, cloned: list[Speaker], de
         try:
             from .piper_engine import PiperEngine  # noqa: PLC0415
         except ImportError as err:
-            raise EngineError(
-                f"The piper engine needs the [piper] extra (pip install 'wyoming-streamtts[piper]'): {err}"
-            ) from err
+            raise EngineError(f"The piper engine cannot start: {needs_extra('piper')} ({err})") from err
         return PiperEngine(settings.piper_folder())
     from .espeak_engine import EspeakEngine  # noqa: PLC0415
 

@@ -17,6 +17,7 @@ from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
 from .engine import Engine, EngineError, iterate_in_executor
+from .files import unreadable
 from .languages import normalize_language, region_of
 from .voices import SPEAKER_NAME, Region, Speaker
 
@@ -46,6 +47,8 @@ class PiperEngine(Engine):
     attribution = Attribution(name="Piper", url="https://github.com/OHF-Voice/piper1-gpl")
 
     def __init__(self, voices_dir: Path) -> None:
+        if problem := unreadable(voices_dir):
+            raise EngineError(f"cannot read the Piper voices: {problem}")
         self._by_voice: dict[tuple[str, str], PiperSpeaker] = {}
         for model_path in sorted(voices_dir.glob("*.onnx")) if voices_dir.is_dir() else []:
             for speaker in _load(model_path):

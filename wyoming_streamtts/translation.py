@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .detection import WELL_TOLD_APART, LanguageDetector
+from .files import unreadable
 from .languages import LANGUAGES, normalize_language
 
 _LOGGER = logging.getLogger(__name__)
@@ -153,6 +154,8 @@ def create_backend(kind: str, model: str, device: str, download: bool, data_dir:
     if kind == "transformers":
         return TransformersBackend(model, device, download)
     path = Path(model).expanduser()
+    if problem := unreadable(path):
+        raise TranslationError(f"cannot read the NLLB model: {problem}")
     if not path.is_dir():
         try:
             from huggingface_hub import snapshot_download  # noqa: PLC0415

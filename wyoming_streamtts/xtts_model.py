@@ -23,10 +23,13 @@ from TTS.tts.configs.xtts_config import XttsArgs, XttsAudioConfig, XttsConfig
 from TTS.tts.models.xtts import Xtts
 
 from .engine import EngineError
+from .files import unreadable
 
 _LOGGER = logging.getLogger(__name__)
 
 MODEL_FILES = ("config.json", "model.pth", "vocab.json")
+# Beside them, optional: the 58 studio voices.
+MODEL_FOLDER = f"a folder holding {', '.join(MODEL_FILES)}, and speakers_xtts.pth for the studio voices"
 LICENSE_URL = "https://coqui.ai/cpml"
 REFERENCE_RATE = 22050  # conditioning works on 22.05 kHz audio, as in coqui's get_conditioning_latents
 # The classes an original-format model.pth pickles, under the names it pickles them by.
@@ -81,16 +84,18 @@ def resolve_model_dir(model: str, data_dir: Path, download: bool, license_agreed
     """A folder holding the XTTS files: `model` itself, or the official model, downloaded."""
     if not model.startswith("tts_models/"):
         path = Path(model).expanduser()
+        if problem := unreadable(path):
+            raise EngineError(f"cannot read the XTTS model: {problem}")
         if not path.is_dir():
             raise EngineError(f"XTTS model folder {path} does not exist")
         missing = [name for name in MODEL_FILES if not (path / name).is_file()]
         if missing:
-            raise EngineError(f"XTTS model folder {path} lacks {', '.join(missing)}")
+            raise EngineError(f"XTTS model folder {path} lacks {', '.join(missing)} ({MODEL_FOLDER})")
         return path
     if not download:
         raise EngineError(
             f"{model} is not downloaded. Add --download to fetch it into the data folder, "
-            f"or pass --xtts-model DIR (a folder holding {', '.join(MODEL_FILES)})"
+            f"or pass --xtts-model DIR ({MODEL_FOLDER})"
         )
     if not license_agreed:
         raise EngineError(

@@ -105,6 +105,24 @@ async def test_unsupported_language_or_speaker_gets_an_error(server, voice, mess
     assert message in reply.errors[0].text
 
 
+@pytest.mark.parametrize(
+    ("voice", "says"),
+    [
+        ("en/defualt", "Voice 'en/defualt' not found; the closest: en/default"),
+        ("xx/default", "Voice 'xx/default' not found: Language 'xx' is not supported; this server speaks"),
+        (
+            "en/nobody",
+            "Voice 'en/nobody' not found; voices are LANGUAGE/SPEAKER, such as en/default (describe lists all",
+        ),
+    ],
+)
+async def test_an_unknown_voice_is_named_with_the_voices_meant(server, voice, says):
+    # It listed 108 language codes and every speaker: one 670-character ERROR line in Home Assistant's log.
+    reply = await one_shot(server.port, "Hello.", voice, timeout=HANG_S)
+    [error] = reply.errors
+    assert error.code == "voice-not-found" and error.text.startswith(says) and len(error.text) < 160
+
+
 async def test_language_only_request_in_an_unsupported_language(server):
     async with AsyncTcpClient("127.0.0.1", server.port) as client:
         await client.write_event(Synthesize(text="Hello.", voice=SynthesizeVoice(language="tlh")).event())

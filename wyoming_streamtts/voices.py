@@ -4,6 +4,7 @@ Home Assistant never sends a language, and the wyoming library drops it when a
 voice name is set, so the language the voice speaks is part of its name.
 """
 
+import difflib
 import json
 import logging
 import re
@@ -163,21 +164,39 @@ class VoiceCatalog:
             try:
                 voice = Voice(normalize_language(language) if language else self.default.language, speaker)
             except UnknownLanguageError as err:
-                raise VoiceNotFoundError(f"Voice {clip(name)!r} not found: {err}") from err
+                raise VoiceNotFoundError(f"Voice {clip(name)!r} not found: {self._unknown(language)}") from err
             if voice.name in self._by_name:
                 return voice
+            # The voices meant, not every language and speaker: that was one 670-character line in
+            # Home Assistant's log.
+            if closest := self._closest(voice):
+                raise VoiceNotFoundError(f"Voice {clip(name)!r} not found; the closest: {', '.join(closest)}")
             raise VoiceNotFoundError(
-                f"Voice {clip(name)!r} not found; voices are LANGUAGE/SPEAKER with language in "
-                f"{', '.join(self.languages)} and speaker in {', '.join(self.speakers)}"
+                f"Voice {clip(name)!r} not found; voices are LANGUAGE/SPEAKER, such as {self.default.name} "
+                f"(describe lists all {len(self.voices)})"
             )
         try:
             language = normalize_language(requested.language or "")
         except UnknownLanguageError as err:
-            raise VoiceNotFoundError(str(err)) from err
+            raise VoiceNotFoundError(self._unknown(requested.language or "")) from err
         spoken = self.default_for(language, region_of(requested.language or ""))
         if spoken is None:
             raise VoiceNotFoundError(f"No voice speaks language {clip(requested.language or '')!r}")
         return spoken
+
+    def _unknown(self, language: str) -> str:
+        return (
+            f"Language {clip(language)!r} is not supported; this server speaks {len(self.languages)} "
+            f"languages (describe lists them)"
+        )
+
+    def _closest(self, wanted: Voice) -> list[str]:
+        """Up to three voices a person may have meant: speakers named alike in that language, then the
+        speaker asked for in the languages it speaks."""
+        alike = difflib.get_close_matches(wanted.speaker, self.speakers, n=3, cutoff=0.6)
+        names = [name for speaker in alike if (name := f"{wanted.language}/{speaker}") in self._by_name]
+        names += [voice.name for voice in self.voices if voice.speaker == wanted.speaker]
+        return names[:3]
 
     def default_for(self, language: str, region: str = "") -> Voice | None:
         """A voice of the region asked for (`pt-BR`), else the default speaker in this language,

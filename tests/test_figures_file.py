@@ -73,7 +73,7 @@ async def test_the_server_stops_while_the_file_takes_no_line(start_server, tmp_p
         assert_well_formed(await one_shot(server.port, "Hello there.", timeout=30), streaming=False)
         server.process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(server.process.wait, 30) == 0
-    assert f"{pipe} took no line for 2 s: the figures of 1 requests were not written" in server.log()
+    assert f"{pipe} took no line for 2 s: the figures of 1 request were not written" in server.log()
 
 
 async def test_a_stop_that_ends_a_stream_waits_for_the_file_only_within_its_bound(start_server, tmp_path):
@@ -134,3 +134,39 @@ def read_all(reader: int) -> bytes:
         while chunk := os.read(reader, 65536):
             data += chunk
     return data
+
+
+async def test_every_request_has_one_log_line_with_the_figures_of_the_file(start_server):
+    # Each request line said wall=0.00 s (logged before the wall time was taken), and a replaced request or a
+    # stream whose client left logged no line at all.
+    server = start_server("--engine", "espeak")
+    await one_shot(server.port, "Hello there.")  # finished
+    long_text = "This sentence is long enough to still be spoken when the next request comes. " * 3
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:  # replaced by the next request
+        await client.write_event(Synthesize(text=long_text).event())
+        await client.read_event()
+        await client.write_event(Synthesize(text="Short.").event())
+        await read_reply(client, streaming=False)  # the first's end
+        await read_reply(client, streaming=False)  # the second's
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:  # a stream whose client left
+        await client.write_event(SynthesizeStart().event())
+        await client.write_event(SynthesizeChunk(text=long_text).event())
+        await client.read_event()
+    for _ in range(100):
+        if len(server.figures()) == 4:
+            break
+        await asyncio.sleep(0.1)
+    said = {"finished": "Spoke", "replaced": "Cut short by the client's next request:",
+            "client gone": "Cut short, the client left:"}  # fmt: skip
+    lines = [
+        line.split(":", 2)[2] for line in server.log().splitlines() if line.startswith("INFO:wyoming_streamtts.reply")
+    ]
+    records = server.figures()
+    assert sorted(record["outcome"] for record in records) == ["client gone", "finished", "finished", "replaced"]
+    assert len(lines) == len(records)
+    for record in records:
+        assert record["wall_s"] > 0
+        expected = (f"{said[record['outcome']]} voice={record['voice']} language={record['language']} engine="
+                    f"{','.join(record['engines']) or '-'} chars={record['chars']} ")  # fmt: skip
+        line = next(line for line in lines if line.startswith(expected) and f"audio={record['audio_s']:.2f} s" in line)
+        assert line.endswith(f"wall={record['wall_s']:.2f} s")

@@ -48,7 +48,7 @@ async def test_a_request_that_arrives_during_the_drain_is_refused_at_once(start_
         assert await idle.read_event() is not None  # admitted, and idle
         busy = await start_unread_request(server.port)  # keeps the drain waiting
         server.process.send_signal(signal.SIGTERM)
-        await wait_for_log(server, "Waiting up to 5 s for 1 running requests", timeout=10)
+        await wait_for_log(server, "Waiting up to 5 s for 1 running request", timeout=10)
         await idle.write_event(Synthesize(text="Hello there.").event())
         reply = await read_reply(idle, streaming=False, timeout=10)
         # Before: audio-start and thousands of chunks, then the connection closed with neither
@@ -67,7 +67,7 @@ async def test_sigterm_with_a_client_that_stopped_reading_stops_within_the_bound
     # The grace period (1 s) and 2 s for the closing events, with room for a busy machine;
     # before, the closing `error` waited for --write-timeout (30 s), past systemd's and Docker's patience.
     assert code == 0 and time.monotonic() - began < 7, server.log()
-    assert "Dropping 1 clients that did not take their closing events in 2 s" in server.log()
+    assert "Dropping 1 client that did not take their closing events in 2 s" in server.log()
     assert len(server.figures(outcome="server stopping")) == 1  # its figures line is written all the same
     busy[1].close()
 

@@ -13,7 +13,7 @@ from wyoming.event import Event
 from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
 from tests.bad_input import send_raw
-from tests.conftest import ServerProcess, assert_well_formed, read_reply, wait_for_log
+from tests.conftest import ServerProcess, assert_well_formed, messages, read_reply, wait_for_log
 
 
 async def start_stream(port: int) -> tuple[AsyncTcpClient, Event]:
@@ -31,7 +31,7 @@ async def test_a_running_stream_finishes_within_the_grace_period(start_server):
     server = start_server("--engine", "espeak", "--shutdown-grace", "20")
     client, first = await start_stream(server.port)
     server.process.send_signal(signal.SIGTERM)
-    await wait_for_log(server, "Waiting up to 20 s for 1 running requests", timeout=10)
+    await wait_for_log(server, "Waiting up to 20 s for 1 running request", timeout=10)
     # Meanwhile newcomers are told, not left hanging.
     newcomer = await asyncio.to_thread(send_raw, server.port, b"", 5.0)
     assert newcomer.closed and newcomer.codes == ["server-stopping"]
@@ -56,7 +56,12 @@ async def test_a_stream_that_does_not_finish_ends_with_an_error(start_server):
     assert codes == ["server-stopping"]
     assert reply.types[-2:] == ["error", "audio-stop"] and reply.cut_off  # a failed stream's end
     assert await asyncio.to_thread(server.process.wait, 10) == 0
-    assert "Ending 1 requests that did not finish in 1 s" in server.log()
+    assert "Ending 1 request that did not finish in 1 s" in server.log()
+    # A normal stop is no fault: it logged the request it ended as an ERROR.
+    assert not messages(server.log(), "ERROR")
+    assert any(
+        m.startswith("Request with voice en/default ended by the stop") for m in messages(server.log(), "WARNING")
+    )
 
 
 class Silent:

@@ -15,6 +15,7 @@ from wyoming.server import AsyncServer, AsyncStdioServer
 from .cli import build_parser, settings_from
 from .connections import CLOSING_BOUND_S, ConnectionFactory, Connections, for_wyoming, serve_stdio
 from .discovery import Discovery, create_discovery, multicast_problem
+from .echo import counted
 from .engine import EngineError
 from .figures import CLOSE_TIMEOUT_S as FIGURES_CLOSE_S
 from .handler import StreamTtsEventHandler
@@ -39,11 +40,11 @@ async def main(argv: list[str] | None = None) -> int:
         _LOGGER.error("Cannot start: %s", err)
         return 2
     _LOGGER.info(
-        "Speaking with %s; %d voices (%d speakers in %d languages), default %s",
+        "Speaking with %s; %s (%s in %s), default %s",
         service.engine.description,
-        len(service.catalog.voices),
-        len(service.catalog.speakers),
-        len(service.catalog.languages),
+        counted(len(service.catalog.voices), "voice"),
+        counted(len(service.catalog.speakers), "speaker"),
+        counted(len(service.catalog.languages), "language"),
         service.catalog.default.name,
     )
     await service.engine.start()

@@ -9,6 +9,8 @@ from typing import Protocol, cast
 from wyoming.event import async_get_stdin, async_get_stdout
 from wyoming.server import HandlerFactory
 
+from .echo import counted
+
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONNECTIONS = 64
@@ -113,20 +115,20 @@ class Connections:
         busy = [connection for connection in self._open if connection.busy]
         if not busy:
             return
-        _LOGGER.info("Waiting up to %g s for %d running requests", grace_s, len(busy))
+        _LOGGER.info("Waiting up to %g s for %s", grace_s, counted(len(busy), "running request"))
         _, late = await asyncio.wait([asyncio.create_task(c.idle()) for c in busy], timeout=grace_s)
         for task in late:
             task.cancel()
         unfinished = [connection for connection in busy if connection.busy]
         if not unfinished:
             return
-        _LOGGER.warning("Ending %d requests that did not finish in %g s", len(unfinished), grace_s)
+        _LOGGER.warning("Ending %s that did not finish in %g s", counted(len(unfinished), "request"), grace_s)
         ending = {asyncio.create_task(c.abort("The server is shutting down", "server-stopping")): c for c in unfinished}
         _, stuck = await asyncio.wait(ending, timeout=CLOSING_BOUND_S)
         if stuck:
             # Their clients do not read: a write would wait --write-timeout, longer than service managers wait.
-            _LOGGER.warning("Dropping %d clients that did not take their closing events in %g s", len(stuck),
-                            CLOSING_BOUND_S)  # fmt: skip
+            _LOGGER.warning("Dropping %s that did not take their closing events in %g s",
+                            counted(len(stuck), "client"), CLOSING_BOUND_S)  # fmt: skip
             for task in stuck:
                 task.cancel()
                 ending[task].drop()

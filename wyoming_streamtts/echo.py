@@ -1,4 +1,4 @@
-"""Strings a client sent, as they may be echoed in a reply or a log line: short, and unable to forge a line."""
+"""Strings for log lines: what a client sent, echoed short and unable to forge a line; counts, in words."""
 
 import json
 
@@ -13,6 +13,11 @@ def clip(text: str, limit: int = 200) -> str:
     if cut.isprintable():
         return cut
     return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in cut)
+
+
+def counted(count: int, noun: str) -> str:
+    """`1 voice`, `2 voices`: a count and its noun, for log lines a person reads."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def describe_event(event: Event) -> str:

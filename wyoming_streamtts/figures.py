@@ -12,6 +12,8 @@ import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .echo import counted
+
 _LOGGER = logging.getLogger(__name__)
 
 MAX_WAITING_LINES = 1000
@@ -83,8 +85,8 @@ class FiguresFile:
         if self._writer.is_alive():
             # Held: the queue less its end marker, plus the line the writer is stuck on.
             _LOGGER.warning(
-                "%s took no line for %g s: the figures of %d requests were not written",
-                self.path, timeout_s, self._lines.qsize(),
+                "%s took no line for %g s: the figures of %s were not written",
+                self.path, timeout_s, counted(self._lines.qsize(), "request"),
             )  # fmt: skip
 
     def _write_lines(self) -> None:

@@ -152,6 +152,14 @@ class Outbox:
         self.reader.feed_eof()
 
 
+# The one log line of a request that did not fail (a failure's line says why, at WARNING or ERROR).
+_ENDED = {
+    Outcome.FINISHED: "Spoke",
+    Outcome.REPLACED: "Cut short by the client's next request:",
+    Outcome.CLIENT_GONE: "Cut short, the client left:",
+}
+
+
 class Reply:
     """One request's answer: its audio, its figures, and the closing events of how it ended.
 
@@ -202,9 +210,11 @@ class Reply:
                     with contextlib.suppress(ConnectionError):
                         await self._outbox.write(AudioStop().event())
             else:
-                await self._failed(failure or SERVER_STOPPING)
+                await self._failed(failure or SERVER_STOPPING, outcome)
         finally:
             self.figures.wall_s = time.monotonic() - self._begun
+            if (ended := _ENDED.get(outcome)) is not None:  # a failure has its own line, said as it is sent
+                _LOGGER.info("%s %s", ended, self.figures.describe())
             if self._figures_file is not None:
                 self._figures_file.record(self.figures)
 
@@ -215,13 +225,14 @@ class Reply:
             if not self.audio_started:
                 await self._start_audio()  # audio-start even for silence
             await self._outbox.write(AudioStop().event())
-            _LOGGER.info("Spoke %s", self.figures.describe())
             if self._streaming:
                 await self._outbox.write(SynthesizeStopped().event())
 
-    async def _failed(self, failure: Failure) -> None:
+    async def _failed(self, failure: Failure, outcome: Outcome) -> None:
         if failure.refused:
             _LOGGER.warning("Request refused (%s): %s", failure.code, failure.shown)
+        elif outcome is Outcome.SERVER_STOPPING:  # the stop's doing, not a fault: said once by the stop too
+            _LOGGER.warning("Request with voice %s ended by the stop: %s", self.figures.voice, failure.shown)
         else:
             _LOGGER.error("Synthesis with voice %s failed: %s", self.figures.voice, failure.shown)
         with contextlib.suppress(ConnectionError):

@@ -13,6 +13,7 @@ from wyoming.info import Attribution, Info, TtsProgram
 from . import __version__
 from .detection import LanguageDetector, create_detector, detected_languages
 from .devices import decide_device, gpus_present
+from .echo import counted
 from .engine import Engine, EngineError
 from .engine_chain import create_engine
 from .figures import FiguresFile
@@ -91,8 +92,8 @@ class Service:
         before, after = set(self.catalog.speakers), set(catalog.speakers)
         self.catalog, self.describe_answer = catalog, answer
         _LOGGER.info(
-            "Voices reloaded from %s: %d voices; added %s; removed %s",
-            voices_dir, len(catalog.voices), ", ".join(sorted(after - before)) or "none",
+            "Voices reloaded from %s: %s; added %s; removed %s",
+            voices_dir, counted(len(catalog.voices), "voice"), ", ".join(sorted(after - before)) or "none",
             ", ".join(sorted(before - after)) or "none",
         )  # fmt: skip
 

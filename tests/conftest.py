@@ -59,9 +59,24 @@ class ServerProcess:
         # request to the internet (gTTS, model hubs) goes to a closed local port.
         closed = f"http://127.0.0.1:{free_port()}"
         offline = {name: closed for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")}
-        full_env = {**os.environ, **offline, "NO_PROXY": "", "no_proxy": "", "PYTHONUNBUFFERED": "1", **(env or {})}
+        # Its own data folder (models, latents, the vocoder's export), cache and config folders (onnxruntime
+        # keeps a device id, FFmpeg's PulseAudio a runtime link): nothing goes into the user's home. A test
+        # that names them keeps its own (the last --data-dir wins).
+        data = cwd / f"server-{self.port}.data"
+        own = {"XDG_CACHE_HOME": str(data / "cache"), "XDG_CONFIG_HOME": str(data / "config")}
+        full_env = {**os.environ, **offline, "NO_PROXY": "", "no_proxy": "", "PYTHONUNBUFFERED": "1", **own,
+                    **(env or {})}  # fmt: skip
         self.process = subprocess.Popen(
-            [*program, "--uri", f"tcp://127.0.0.1:{self.port}", "--figures-file", str(self.figures_path), *args],
+            [
+                *program,
+                "--uri",
+                f"tcp://127.0.0.1:{self.port}",
+                "--figures-file",
+                str(self.figures_path),
+                "--data-dir",
+                str(data),
+                *args,
+            ],  # fmt: skip
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=full_env,

@@ -152,3 +152,19 @@ async def test_a_cache_folder_the_service_cannot_enter_keeps_latents_in_memory(v
     finally:
         server.stop()
         cache.chmod(0o755)
+
+
+async def test_a_server_the_suite_starts_keeps_its_files_out_of_the_users_home(
+    start_server, voices, tiny_xtts, tmp_path
+):
+    # Every test and benchmark server wrote ~/.local/share/wyoming-streamtts/latents/…/vocoder.onnx (58 MB at full
+    # size) into the home of whoever ran the suite.
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_DATA_HOME": ""}
+    server = start_server("--engine", "xtts", "--fallback", "none", "--xtts-model", str(tiny_xtts), "--device", "cpu",
+                          "--voices-dir", str(voices), env=env)  # fmt: skip
+    assert_well_formed(await one_shot(server.port, "Hello.", f"en/{VOICES[0]}", timeout=300), streaming=False)
+    assert not list(home.rglob("*"))
+    own = tmp_path / f"server-{server.port}.data"
+    assert list(own.glob("latents/*/vocoder.onnx")) and list(own.glob(f"latents/*/{VOICES[0]}.*.pt"))

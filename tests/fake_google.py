@@ -42,7 +42,10 @@ class FakeGoogle(FakeHttpsSite):
         self.seconds_sent = 0.0
 
     def answer(self, tls: ssl.SSLSocket, method: str, path: str, body: bytes) -> None:
-        # POST /_/TranslateWebserverUi/data/batchexecute
+        # POST /_/TranslateWebserverUi/data/batchexecute; anything else (a HEAD of the home page) is answered too
+        if method != "POST":
+            tls.sendall(http_response("200 OK"))
+            return
         form = urllib.parse.parse_qs(body.decode())
         text, lang = json.loads(json.loads(form["f.req"][0])[0][0][1])[:2]
         self.requests.append((text, lang))

@@ -27,6 +27,7 @@ class FakeHttpsSite:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._connections: list[socket.socket] = []
+        self.silent = False  # takes connections and never answers, as a proxy in front of a firewall does
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -56,7 +57,8 @@ class FakeHttpsSite:
             except OSError:
                 return
             self._connections.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            if not self.silent:
+                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         try:

@@ -1,5 +1,7 @@
 """The engine chain through the real server: XTTS missing -> gTTS -> espeak-ng."""
 
+import asyncio
+
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import (
     SynthesizeChunk,
@@ -8,7 +10,7 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from tests.conftest import assert_well_formed, describe, one_shot, read_reply, rms, wait_for_figures
+from tests.conftest import assert_well_formed, describe, one_shot, read_reply, rms, wait_for_figures, wait_for_log
 from tests.fake_google import FakeGoogle
 
 TEXT = "Good evening. The alarm is armed."
@@ -63,6 +65,34 @@ async def test_google_down_falls_back_to_espeak_in_the_same_format(start_server)
             streamed = await read_reply(client, streaming=True)
         assert_well_formed(streamed, streaming=True)
         assert len(google.requests) == asked
+    finally:
+        google.close()
+
+
+async def test_a_firewalled_google_costs_one_request_a_moment_and_is_checked_in_the_background(start_server):
+    # A proxy that takes connections and never answers: the first request waited the 10 s read timeout before
+    # eSpeak spoke, and every 30 s a request waited again.
+    google = FakeGoogle()
+    google.silent = True
+    try:
+        server = start_server("--engine", "gtts", "--fallback", "espeak", "--engine-check-interval", "1",
+                              env=google.trusted_env)  # fmt: skip
+        first = await one_shot(server.port, "The front door is locked.", "en/default")
+        assert_well_formed(first, streaming=False)
+        record = await wait_for_figures(server, engines=["espeak"])
+        assert record["first_chunk_s"] < 4  # 1.5 s to give up on Google, then eSpeak (10.x s before)
+        for _ in range(3):  # checked in the background meanwhile, never on a request's time
+            await asyncio.sleep(1.2)
+            await one_shot(server.port, "Still locked.", "en/default")
+        await wait_for_figures(server, count=4, engines=["espeak"])  # the last line is written after the audio
+        records = server.figures(engines=["espeak"])
+        assert len(records) == 4 and max(record["first_chunk_s"] for record in records[1:]) < 1
+        assert server.log().count("gtts failed before speaking") == 1
+        google.silent = False  # the firewall lets it through again
+        await wait_for_log(server, "gtts can be reached again", timeout=10)
+        assert_well_formed(await one_shot(server.port, "Open now.", "en/default"), streaming=False)
+        await wait_for_figures(server, engines=["gtts"])
+        assert not [text for text, _ in google.requests if text != "Open now."]  # the checks sent no text
     finally:
         google.close()
 

@@ -94,7 +94,7 @@ def test_a_region_tag_reaches_the_voice_of_that_region():
     assert catalog.resolve(SynthesizeVoice(language="pt_PT")).speaker == "tugao"
     assert catalog.resolve(SynthesizeVoice(language="pt")).speaker == "tugao"  # no region: the default voice
     assert catalog.resolve(SynthesizeVoice(name="pt-BR/tugao")).speaker == "tugao"  # a name is obeyed
-    described = {voice.name: voice.description for voice in catalog.tts_voices("1")}
+    described = {voice.name: voice.description for voice in catalog.tts_voices()}
     assert described == {"pt/tugao": "tugao (Portuguese, Portugal)", "pt/faber": "faber (Portuguese, Brazil)"}
 
 

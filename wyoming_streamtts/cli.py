@@ -171,7 +171,10 @@ FLAGS = (
     Flag("--gtts-tld", default=ENGINE.gtts_tld,
         help="Google Translate domain for gtts, e.g. com, co.uk, fr"),
     Flag("--gtts-timeout", type=float, default=ENGINE.gtts_timeout_s,
-        help="seconds to wait for each answer from Google before failing"),
+        help="seconds to wait for each answer from Google before failing (reaching it at all: 1.5 s at most)"),
+    Flag("--engine-check-interval", type=float, check=positive, default=ENGINE.check_interval_s,
+        help="an engine that failed is skipped until a check in the background, this many seconds apart, "
+        "reaches it again (gtts: Google answers)"),
     Flag("--device", choices=DEVICES, default=ENGINE.device,
         help="where XTTS and NLLB run; auto picks a CUDA GPU, else an Apple GPU (MPS), else the CPU"),
     Flag("--translator", choices=("none", "transformers", "ctranslate2"), default=TRANSLATOR.backend,
@@ -314,6 +317,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         xtts=xtts,
         gtts_tld=args.gtts_tld,
         gtts_timeout_s=args.gtts_timeout,
+        check_interval_s=args.engine_check_interval,
         piper_voices=args.piper_voices,
         download_piper_voices=tuple(args.download_piper_voice or ()),
     )

@@ -57,6 +57,11 @@ class Engine(ABC):
     async def update_voices(self, cloned: list["Speaker"]) -> None:
         """The voices folder was read again: these are the cloned speakers now."""
 
+    async def reachable(self) -> bool:
+        """Whether the engine can be reached now: asked in the background after it failed, so that no request
+        waits on it meanwhile. A local engine is always there."""
+        return True
+
     async def close(self) -> None:
         """Release what the engine holds (models, processes, threads)."""
 

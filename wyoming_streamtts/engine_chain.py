@@ -49,7 +49,7 @@ def create_engine(settings: EngineSettings, cloned: list[Speaker], device: str) 
         chain += [engine for engine in map(build, names[1:]) if engine]
     if len(chain) == 1:
         return chain[0]
-    return FallbackEngine(chain)
+    return FallbackEngine(chain, settings.check_interval_s)
 
 
 def _try_engine(settings: EngineSettings, cloned: list[Speaker], device: str, name: str) -> Engine | None:

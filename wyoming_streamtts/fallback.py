@@ -4,10 +4,10 @@ Every engine's audio is converted to the connection's one format, so Home
 Assistant's stream stays valid whichever engine ends up speaking.
 """
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
-import time
 from collections.abc import AsyncGenerator
 
 from wyoming.audio import AudioChunk
@@ -17,15 +17,15 @@ from .voices import DEFAULT_SPEAKER, Speaker
 
 _LOGGER = logging.getLogger(__name__)
 
-# After a failure an engine is skipped for a while, so that a missing internet
-# does not cost every request a timeout before the offline voice speaks.
-RETRY_AFTER_S = 30.0
+# After a failure an engine is skipped until a check in the background finds it back (asked this often),
+# so that a missing internet costs no request a timeout before the offline voice speaks.
+CHECK_INTERVAL_S = 30.0
 
 
 class FallbackEngine(Engine):
     """Speaks with the first engine of the chain that works for this request."""
 
-    def __init__(self, chain: list[Engine], retry_after_s: float = RETRY_AFTER_S) -> None:
+    def __init__(self, chain: list[Engine], check_interval_s: float = CHECK_INTERVAL_S) -> None:
         if not chain:
             raise EngineError("No engine could be started")
         self.chain = chain
@@ -36,8 +36,8 @@ class FallbackEngine(Engine):
         self.attribution = primary.attribution
         self.languages = primary.languages
         self.speakers = _speakers(chain)
-        self.retry_after_s = retry_after_s
-        self._failed_at: dict[str, float] = {}
+        self.check_interval_s = check_interval_s
+        self._down: dict[str, asyncio.Task[None]] = {}  # engines that failed, each with its check
 
     async def start(self) -> None:
         for engine in self.chain:
@@ -47,7 +47,7 @@ class FallbackEngine(Engine):
         speaking = [engine for engine in self.chain if language in engine.languages]
         if not speaking:
             raise EngineError(f"No engine speaks {language}")
-        candidates = [engine for engine in speaking if self._available(engine)] or speaking[-1:]
+        candidates = [engine for engine in speaking if engine.name not in self._down] or speaking[-1:]
         for position, engine in enumerate(candidates):
             started = False
             audio = engine.synthesize(text, language, speaker)
@@ -56,12 +56,11 @@ class FallbackEngine(Engine):
                     async for chunk in audio:
                         started = True
                         yield EngineAudio(chunk.rate, chunk.width, chunk.channels, chunk.audio, engine=engine.name)
-                self._failed_at.pop(engine.name, None)
                 return
             except Exception as err:
                 if started or position == len(candidates) - 1:
                     raise  # audio already went out in this engine's voice: end with an error
-                self._failed_at[engine.name] = time.monotonic()
+                self._set_down(engine)
                 _LOGGER.warning(
                     "%s failed before speaking (%s); falling back to %s",
                     engine.name,
@@ -73,11 +72,22 @@ class FallbackEngine(Engine):
         for engine in self.chain:
             await engine.update_voices(cloned)
 
-    def _available(self, engine: Engine) -> bool:
-        failed_at = self._failed_at.get(engine.name)
-        return failed_at is None or time.monotonic() - failed_at > self.retry_after_s
+    def _set_down(self, engine: Engine) -> None:
+        if engine.name not in self._down:
+            self._down[engine.name] = asyncio.create_task(self._check(engine))
+
+    async def _check(self, engine: Engine) -> None:
+        """Until the engine can be reached again: then requests try it again."""
+        while True:
+            await asyncio.sleep(self.check_interval_s)
+            if await engine.reachable():
+                break
+        _LOGGER.info("%s can be reached again: requests try it first again", engine.name)
+        del self._down[engine.name]
 
     async def close(self) -> None:
+        for check in self._down.values():
+            check.cancel()
         for engine in self.chain:
             await engine.close()
 

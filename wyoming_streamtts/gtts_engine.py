@@ -5,6 +5,7 @@ request body; its own `stream()` sends them with TLS verification off (and silen
 urllib3's warning for the whole process), so the requests are sent here instead.
 """
 
+import asyncio
 import base64
 import logging
 import os
@@ -26,6 +27,9 @@ _LOGGER = logging.getLogger(__name__)
 
 # The batchexecute answer carries the MP3 as base64 inside an escaped JSON string.
 _AUDIO = re.compile(r'jQ1olc","\[\\"(.*?)\\"]')
+# To reach Google, through a proxy too (TCP, the proxy's CONNECT, TLS): where it is firewalled, or a
+# proxy takes connections and never answers, a request waits this long, not the answer's --gtts-timeout.
+CONNECT_TIMEOUT_S = 1.5
 
 
 class GttsEngine(Engine):
@@ -62,15 +66,15 @@ class GttsEngine(Engine):
                 )
 
     def _request(self, session: requests.Session, body: str) -> bytes:
-        """One piece's MP3. TLS is always verified: against REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE,
-        which requests reads itself) or SSL_CERT_FILE when set, e.g. to add a corporate proxy's
-        CA; else against the trust store requests ships."""
-        named_for_requests = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        verify: str | bool = True if named_for_requests else os.environ.get("SSL_CERT_FILE") or True
+        """One piece's MP3, over verified TLS."""
         try:
             # session.post, not send(): it applies HTTPS_PROXY and NO_PROXY from the environment.
             response = session.post(
-                self.url, data=body, headers=gTTS.GOOGLE_TTS_HEADERS, timeout=self.timeout, verify=verify
+                self.url,
+                data=body,
+                headers=gTTS.GOOGLE_TTS_HEADERS,
+                timeout=(CONNECT_TIMEOUT_S, self.timeout),
+                verify=_verify(),
             )
             response.raise_for_status()
         except requests.RequestException as err:
@@ -80,5 +84,21 @@ class GttsEngine(Engine):
             raise EngineError("Google TTS answered without audio (the text may not be speakable in this language)")
         return base64.b64decode(found.group(1))
 
+    async def reachable(self) -> bool:
+        """Whether Google answers at all: a HEAD of its home page (no text is sent), any HTTP answer."""
+        url = f"https://translate.google.{self.tld}/"
+        try:
+            await asyncio.to_thread(requests.head, url, timeout=CONNECT_TIMEOUT_S, verify=_verify())
+        except requests.RequestException:
+            return False
+        return True
+
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _verify() -> str | bool:
+    """TLS is always verified: against REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE, which requests reads itself) or
+    SSL_CERT_FILE when set, e.g. to add a corporate proxy's CA; else against the trust store requests ships."""
+    named_for_requests = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    return True if named_for_requests else os.environ.get("SSL_CERT_FILE") or True

@@ -10,6 +10,7 @@ from pathlib import Path
 from .chunk_planner import DEFAULT_FIRST_CHUNK_SIZE, DEFAULT_STREAM_CHUNK_SIZE
 from .connections import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_PEER, DEFAULT_SHUTDOWN_GRACE_S
 from .engine import EngineError
+from .fallback import CHECK_INTERVAL_S
 from .splitter import DEFAULT_FIRST_CLAUSE_CHARS, DEFAULT_MAX_CHARS
 from .translation import DEFAULT_MODEL as DEFAULT_NLLB_MODEL
 from .wire import EventLimits
@@ -76,6 +77,7 @@ class EngineSettings:
     xtts: XttsSettings = field(default_factory=XttsSettings)
     gtts_tld: str = "com"
     gtts_timeout_s: float = 10.0
+    check_interval_s: float = CHECK_INTERVAL_S  # how often an engine that failed is checked in the background
     piper_voices: Path | None = None  # None: DATA_DIR/piper
     download_piper_voices: tuple[str, ...] = ()
 

@@ -21,6 +21,7 @@ from tests.conftest import (
     assert_well_formed,
     describe,
     espeak_children,
+    messages,
     one_shot,
     read_reply,
     threads,
@@ -159,6 +160,22 @@ async def test_bad_voice_files_are_skipped_at_start(start_server, tmp_path):
     names = {v.name for v in (await describe(server.port)).tts[0].voices}
     assert names == {"en/carl", "en/default"}
     assert "Skipping voice ana:" in server.log() and "Skipping " in server.log()
+
+
+async def test_a_voices_folder_or_recording_that_cannot_be_a_voice_is_said(start_server, tmp_path):
+    # --voices-dir /missing started with no word, and a phone's recording (.m4a) was passed over silently.
+    missing = tmp_path / "missing"
+    server = start_server("--engine", "espeak", "--voices-dir", str(missing))
+    assert f"--voices-dir {missing} is not a folder: no cloned voices" in server.log()
+    voices = tmp_path / "voices"
+    write_wav(voices / "carl.wav", 8.0)
+    (voices / "dora.m4a").write_bytes(b"\0" * 1000)
+    (voices / "README.md").write_text("notes")
+    server = start_server("--engine", "espeak", "--voices-dir", str(voices), "--language", "en")
+    assert {v.name for v in (await describe(server.port)).tts[0].voices} == {"en/carl", "en/default"}
+    warnings = [m for m in messages(server.log(), "WARNING") if m.startswith("Skipping")]
+    assert warnings == [f"Skipping {voices / 'dora.m4a'}: voices are WAV, MP3 or FLAC recordings (convert it, e.g. "
+                        "with ffmpeg)"]  # fmt: skip
 
 
 async def test_client_strings_are_cut_in_replies_and_logs(start_server):

@@ -142,7 +142,11 @@ def create_service(settings: Settings) -> Service:
     torch_model = settings.translator.backend == "transformers" or "xtts" in settings.engines.engine_order()
     models = torch_model or settings.translator.backend != "none"
     device = decide_device(settings.engines.device, *gpus_present(torch_model)) if models else "cpu"
-    cloned = find_speakers(settings.server.voices_dir)
+    voices_dir = settings.server.voices_dir
+    if voices_dir != ServerSettings.voices_dir and not voices_dir.is_dir():  # named, so meant to hold voices
+        _LOGGER.warning("--voices-dir %s is not a folder: no cloned voices until it is made and has recordings",
+                        voices_dir)  # fmt: skip
+    cloned = find_speakers(voices_dir)
     engine = create_engine(settings.engines, cloned, device)
     catalog = build_catalog(settings.server, engine, cloned)
     return Service(

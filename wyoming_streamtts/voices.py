@@ -22,6 +22,8 @@ from .languages import LANGUAGES, UnknownLanguageError, normalize_language, orde
 _LOGGER = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac")
+# Recordings a phone or a browser makes, which this folder does not read: said, not skipped silently.
+_OTHER_AUDIO = (".ogg", ".oga", ".opus", ".m4a", ".aac", ".webm", ".wma", ".amr", ".3gp")
 SPEAKER_NAME = re.compile(r"\w[\w.-]*")  # used with fullmatch: `$` would let a newline end a name
 _REFERENCE_SECONDS = (6.0, 30.0)
 DEFAULT_SPEAKER = "default"  # the speaker of engines with one voice per language (gTTS, eSpeak NG)
@@ -80,6 +82,8 @@ def find_speakers(voices_dir: Path | None) -> list[Speaker]:
     speakers = []
     for path in sorted(voices_dir.iterdir()):
         candidates = sorted(path.iterdir()) if path.is_dir() else [path]
+        for other in (p for p in candidates if p.suffix.lower() in _OTHER_AUDIO):
+            _LOGGER.warning("Skipping %s: voices are WAV, MP3 or FLAC recordings (convert it, e.g. with ffmpeg)", other)
         files = tuple(p for p in candidates if p.suffix.lower() in AUDIO_SUFFIXES and _decodes(p))
         if not files:
             continue

@@ -163,18 +163,27 @@ async def test_100_kb_of_text_is_refused_and_the_server_serves_on(start_server):
     await assert_still_serving(server.port)
 
 
-async def test_streaming_past_the_cap_ends_the_stream(start_server):
+async def test_streaming_past_the_cap_ends_the_stream_as_a_stream_ends(start_server):
+    # It was cut off inside synthesize-stopped, as a failure that a retry may mend is (Home Assistant must not
+    # cache it): Home Assistant 2026.2 logged that as two more ERROR lines. Too long stays too long, so the
+    # stream ends after its error as streams end, and the rest of its text is dropped quietly.
     server = start_server("--engine", "espeak", "--max-text-chars", "200")
     async with AsyncTcpClient("127.0.0.1", server.port) as client:
         await client.write_event(SynthesizeStart().event())
         for _ in range(10):
             await client.write_event(SynthesizeChunk(text=SENTENCE).event())
+        await client.write_event(Synthesize(text=SENTENCE * 10).event())  # Home Assistant's copy for old servers
+        await client.write_event(SynthesizeStop().event())
         reply = await read_reply(client, streaming=True, timeout=10)
-    assert "text-too-long" in [e.code for e in reply.errors]
-    assert reply.cut_off and "synthesize-stopped" not in reply.types  # a failed stream's end
-    # The client's doing, not a failure of the server: a warning, not an error.
-    assert any(text.startswith("Request refused (text-too-long)") for text in messages(server.log(), "WARNING"))
-    assert "ERROR" not in server.log()
+        assert [e.code for e in reply.errors] == ["text-too-long"]
+        assert not reply.cut_off and reply.types[-2:] == ["error", "synthesize-stopped"]
+        await client.write_event(Synthesize(text="Still here.").event())  # the connection serves on
+        assert_well_formed(await read_reply(client, streaming=False, timeout=10), streaming=False)
+    # The client's doing, not a failure of the server: a warning, not an error; the dropped text is no refusal.
+    warnings = messages(server.log(), "WARNING")
+    refused = [text for text in warnings if text.startswith("Request refused")]
+    assert len(refused) == 1 and refused[0].startswith("Request refused (text-too-long): The text is too long")
+    assert "no-stream" not in server.log() and "ERROR" not in server.log()
 
 
 async def test_connections_over_the_cap_are_refused_until_one_closes(start_server):

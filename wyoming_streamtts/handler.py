@@ -147,7 +147,7 @@ class StreamTtsEventHandler:
 
     @property
     def _stream_open(self) -> bool:
-        return self._request is not None and self._request.streaming and self._request.receiving
+        return self._request is not None and self._request.awaiting_stop
 
     async def idle(self) -> None:
         if self._request is not None:

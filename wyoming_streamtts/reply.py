@@ -45,6 +45,9 @@ class Failure:
     text: str
     code: str
     refused: bool = False  # a refusal (too much text, a silent stream, the server stopping): logged as a warning
+    lasting: bool = False
+    """The same text fails the same way every time (too long, nothing to say): an answer Home Assistant caches
+    is what it would get again, so a stream ends as a stream does, after its `error`, not cut off."""
 
     @property
     def shown(self) -> str:
@@ -59,12 +62,12 @@ SERVER_STOPPING = Failure("The server is shutting down", "server-stopping")
 REFUSED_WHILE_STOPPING = Failure(
     SERVER_STOPPING.text, SERVER_STOPPING.code, refused=True
 )  # a request that came too late
-NOTHING_TO_SAY = Failure("Nothing to say: the text is empty", "empty-text", refused=True)
+NOTHING_TO_SAY = Failure("Nothing to say: the text is empty", "empty-text", refused=True, lasting=True)
 
 
 def too_long(chars: int, limit: int) -> Failure:
     text = f"The text is too long: {chars} characters, at most {limit} (--max-text-chars)"
-    return Failure(text, "text-too-long", refused=True)
+    return Failure(text, "text-too-long", refused=True, lasting=True)
 
 
 @dataclass
@@ -239,6 +242,10 @@ class Reply:
             await self._outbox.write(failure.event())
             if self._streaming and self.audio_started:
                 await self._outbox.write(AudioStop().event())
+            if self._streaming and failure.lasting:
+                # Home Assistant 2026.2 logs a cut-off as two more ERROR lines; here caching does no harm.
+                await self._outbox.write(SynthesizeStopped().event())
+                return
         if self._streaming:
             await self._outbox.end_failed_stream()
         else:

@@ -52,6 +52,7 @@ class Request:
         self._splitter = SentenceSplitter(settings.max_sentence_chars, clause or None)
         self._sentences: asyncio.Queue[str | None] = asyncio.Queue()
         self._ended = asyncio.Event()
+        self._text_ended = False  # the client said its text has ended (a stream's stop)
         voice, refusal = _resolve(service, requested)
         figures = RequestFigures(voice.name, voice.language) if voice else RequestFigures(_asked(requested), "")
         self.reply = Reply(outbox, streaming, figures, settings.samples_per_chunk, service.figures)
@@ -61,6 +62,12 @@ class Request:
     def receiving(self) -> bool:
         """Its text is still coming (for a stream: it is open)."""
         return self.state is State.RECEIVING
+
+    @property
+    def awaiting_stop(self) -> bool:
+        """A stream whose client has not sent its stop yet, also when its answer has ended first (the text
+        was too long): the rest of its text is dropped, quietly."""
+        return self.streaming and not self._text_ended
 
     @property
     def done(self) -> bool:
@@ -80,6 +87,7 @@ class Request:
 
     def end_text(self) -> None:
         """No more text comes (a stream's stop)."""
+        self._text_ended = True
         if not self.receiving:
             return
         rest = self._speakable.flush() if self._speakable is not None else ""

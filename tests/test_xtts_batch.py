@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from tests.conftest import write_wav
+from tests.tiny_xtts import XTTS_V2_SAMPLING
 from wyoming_streamtts.xtts_batch import GptBatch
 from wyoming_streamtts.xtts_model import inference_settings, load_model
 from wyoming_streamtts.xtts_stream import SentenceAudio, text_tokens
@@ -42,7 +43,7 @@ def alone(model, cond, text: str, sampling) -> list[tuple[int, torch.Tensor]]:
         output_attentions=False,
         output_hidden_states=True,
         return_dict_in_generate=True,
-        **sampling.generate_options(),
+        **{name: getattr(sampling, name) for name in XTTS_V2_SAMPLING},
     )
     return [(int(token), latent[0].float()) for token, latent in generator]
 

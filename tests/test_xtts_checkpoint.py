@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.conftest import ServerProcess, assert_well_formed, one_shot, write_wav
-from tests.tiny_xtts import XTTS_V2_INFERENCE, build_tiny_xtts
+from tests.tiny_xtts import XTTS_V2_INFERENCE, XTTS_V2_SAMPLING, build_tiny_xtts
 from wyoming_streamtts.xtts_model import conditioning_latents, inference_settings, load_model
 
 VOICE = "en/Ana Florence"  # a studio speaker: no recordings needed
@@ -71,9 +71,8 @@ async def test_sampling_comes_from_the_checkpoint_config_and_flags_override_it(s
 def test_the_checkpoint_settings_are_the_official_ones(tiny_xtts):
     _model, config = load_model(tiny_xtts, "cpu", deepspeed=False)
     sampling, conditioning = inference_settings(config, {"temperature": None, "speed": 1.5})
-    assert sampling.generate_options() == {
-        name: XTTS_V2_INFERENCE[name]
-        for name in ("temperature", "top_p", "top_k", "repetition_penalty", "length_penalty")
+    assert {name: getattr(sampling, name) for name in XTTS_V2_SAMPLING} == {
+        name: XTTS_V2_INFERENCE[name] for name in XTTS_V2_SAMPLING
     }
     assert sampling.speed == 1.5
     assert (conditioning.max_ref_len, conditioning.gpt_cond_len, conditioning.gpt_cond_chunk_len) == (30, 30, 4)

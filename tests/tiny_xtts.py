@@ -92,6 +92,8 @@ XTTS_V2_INFERENCE = {
     "max_ref_len": 30,
     "sound_norm_refs": False,
 }
+# Those of them that the GPT's generate() takes.
+XTTS_V2_SAMPLING = ("temperature", "top_p", "top_k", "repetition_penalty", "length_penalty")
 # The tiny variant shrinks only these (the vocoder's input is the GPT's width, so it follows).
 TINY = {"gpt_layers": 2, "gpt_n_model_channels": 64, "gpt_n_heads": 2, "gpt_max_audio_tokens": 48}
 

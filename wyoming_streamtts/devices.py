@@ -5,7 +5,6 @@ import logging
 _LOGGER = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
-GPUS = ("cuda", "mps")
 
 
 def gpus_present(torch_model: bool) -> tuple[bool, bool]:

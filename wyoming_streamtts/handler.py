@@ -27,7 +27,7 @@ class StreamTtsEventHandler:
     """One client connection: admitted, read within the limits, each event routed to its request.
 
     Not a wyoming AsyncEventHandler, whose `run` reads with no limits: wyoming's servers
-    call only `run()` and `stop()` on what the handler factory returns (see `serving`).
+    call only `run()` and `stop()` on what the handler factory returns (see `connections.for_wyoming`).
     """
 
     def __init__(

@@ -21,8 +21,8 @@ from wyoming.tts import SynthesizeStopped
 
 from .audio import CHANNELS, RATE, WIDTH, PcmFramer
 from .echo import clip, describe_event
-from .engine import EngineAudio
 from .figures import FiguresFile, RequestFigures
+from .speech import SpokenAudio
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -68,15 +68,6 @@ NOTHING_TO_SAY = Failure("Nothing to say: the text is empty", "empty-text", refu
 def too_long(chars: int, limit: int) -> Failure:
     text = f"The text is too long: {chars} characters, at most {limit} (--max-text-chars)"
     return Failure(text, "text-too-long", refused=True, lasting=True)
-
-
-@dataclass
-class SpokenAudio(EngineAudio):
-    """A chunk of a request's speech, with the voice that spoke it and how long its sentence's engine took to it."""
-
-    voice: str = ""
-    language: str = ""
-    engine_s: float = 0.0  # from its sentence reaching the engine to this chunk
 
 
 class Outbox:

@@ -11,10 +11,10 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from .engine import Engine, EngineAudio
-from .reply import SpokenAudio
 from .splitter import has_words
 from .translation import TranslationError, Translator
 from .voices import Voice
@@ -24,6 +24,15 @@ _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 PickVoice = Callable[[str], Awaitable[Voice]]
 _END = object()
+
+
+@dataclass
+class SpokenAudio(EngineAudio):
+    """A chunk of a request's speech, with the voice that spoke it and how long its sentence's engine took to it."""
+
+    voice: str = ""
+    language: str = ""
+    engine_s: float = 0.0  # from its sentence reaching the engine to this chunk
 
 
 class NothingToSayError(Exception):

@@ -12,7 +12,7 @@ written.
 import hashlib
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -51,12 +51,6 @@ class Sampling:
     repetition_penalty: float
     length_penalty: float
     speed: float = 1.0
-
-    def generate_options(self) -> dict[str, float]:
-        """The keyword arguments of the GPT's generate()."""
-        options = asdict(self)
-        del options["speed"]
-        return options
 
 
 @dataclass(frozen=True)

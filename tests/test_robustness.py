@@ -270,7 +270,9 @@ async def test_info_log_has_one_line_per_request_without_the_text(start_server):
     lines = [line for line in quiet.log().splitlines() if "Spoke voice=" in line]
     assert len(lines) == 1
     assert lines[0].startswith("INFO:") and "voice=de/default language=de engine=espeak chars=24 " in lines[0]
-    assert "first_chunk=" in lines[0] and "wall=" in lines[0]
+    record = await wait_for_figures(quiet, voice="de/default")  # the line's figures are the request's
+    assert f"first_chunk={record['first_chunk_s'] * 1000:.1f} ms" in lines[0] and record["wall_s"] > 0
+    assert lines[0].endswith(f"wall={record['wall_s']:.2f} s")
     assert "secret" not in quiet.log()
     verbose = start_server("--engine", "espeak", "--debug")
     await one_shot(verbose.port, "My secret shopping list.", timeout=HANG_S)

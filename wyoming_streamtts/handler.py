@@ -105,19 +105,14 @@ class StreamTtsEventHandler:
         if self._stream_open:
             # An open stream waits for an LLM's text, but not for ever: a silent one, or one whose text
             # drips in a character at a time, would hold a place.
-            deadlines = []
-            if limits.stream_idle_timeout_s:
-                deadlines.append(Deadline(
-                    self._last_text + limits.stream_idle_timeout_s,
-                    f"No text for {limits.stream_idle_timeout_s:g} s in an open stream (--stream-idle-timeout)",
-                    "stream-idle-timeout",
-                ))  # fmt: skip
-            if limits.stream_timeout_s:
-                deadlines.append(Deadline(
-                    self._began + limits.stream_timeout_s,
-                    f"The stream's text did not end within {limits.stream_timeout_s:g} s (--stream-timeout)",
-                    "stream-timeout",
-                ))  # fmt: skip
+            bounds = (  # (seconds, since, what the client is told, code); 0 seconds: no bound
+                (limits.stream_idle_timeout_s, self._last_text, "No text for {:g} s in an open stream "
+                 "(--stream-idle-timeout)", "stream-idle-timeout"),
+                (limits.stream_timeout_s, self._began, "The stream's text did not end within {:g} s "
+                 "(--stream-timeout)", "stream-timeout"),
+            )  # fmt: skip
+            deadlines = [Deadline(since + seconds, text.format(seconds), code) for seconds, since, text, code in bounds
+                         if seconds]  # fmt: skip
             return min(deadlines, key=lambda deadline: deadline.at, default=None)
         # A running request keeps the connection in use, however long the client is silent.
         if self.busy or not limits.idle_timeout_s:

@@ -80,8 +80,11 @@ class FallbackEngine(Engine):
         """Until the engine can be reached again: then requests try it again."""
         while True:
             await asyncio.sleep(self.check_interval_s)
-            if await engine.reachable():
-                break
+            try:
+                if await engine.reachable():
+                    break
+            except Exception as err:  # noqa: BLE001 - a check that breaks says "not yet", and is asked again
+                _LOGGER.debug("Checking %s failed: %s", engine.name, err)
         _LOGGER.info("%s can be reached again: requests try it first again", engine.name)
         del self._down[engine.name]
 

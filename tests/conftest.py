@@ -156,7 +156,7 @@ def start_server(tmp_path: Path) -> Iterator:
 
 
 @dataclass
-class Reply:
+class Answer:
     """Everything a server answered to one request."""
 
     events: list[Event] = field(default_factory=list)
@@ -188,10 +188,10 @@ class Reply:
         return len(self.samples) / 24000
 
 
-async def read_reply(client: AsyncTcpClient, streaming: bool, timeout: float = 60.0) -> Reply:
+async def read_reply(client: AsyncTcpClient, streaming: bool, timeout: float = 60.0) -> Answer:
     """Read until the end of one answer: audio-stop (one-shot), synthesize-stopped
     (streaming), or the server closing the connection (inside an event: cut_off)."""
-    reply = Reply()
+    reply = Answer()
     end = SynthesizeStopped if streaming else AudioStop
     while True:
         try:
@@ -217,21 +217,21 @@ async def describe(port: int, timeout: float = 10.0) -> Info:
     return Info.from_event(event)
 
 
-async def one_shot(port: int, text: str, voice: str | None = None, timeout: float = 60.0) -> Reply:
+async def one_shot(port: int, text: str, voice: str | None = None, timeout: float = 60.0) -> Answer:
     """A one-shot `synthesize` on its own connection, as Home Assistant makes it."""
     async with AsyncTcpClient("127.0.0.1", port) as client:
         await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None).event())
         return await read_reply(client, streaming=False, timeout=timeout)
 
 
-async def stream_request(port: int, text: str, voice: str | None, piece: int, timeout: float = 60.0) -> Reply:
+async def stream_request(port: int, text: str, voice: str | None, piece: int, timeout: float = 60.0) -> Answer:
     """A streaming request as Home Assistant makes it: the text cut every `piece`
     characters, then the whole text again for old servers, then the stop."""
     deltas = [text[start : start + piece] for start in range(0, len(text), piece)]
     return await stream_deltas(port, deltas, voice, timeout)
 
 
-async def stream_deltas(port: int, deltas: list[str], voice: str | None, timeout: float = 60.0) -> Reply:
+async def stream_deltas(port: int, deltas: list[str], voice: str | None, timeout: float = 60.0) -> Answer:
     """A streaming request of these deltas, then their whole text again for old servers, then the stop."""
     synthesize_voice = SynthesizeVoice(name=voice) if voice else None
     async with AsyncTcpClient("127.0.0.1", port) as client:
@@ -280,7 +280,7 @@ async def speak_on_cpu_xtts(start_server, model: Path, cache: Path, *flags: str)
     return server
 
 
-def assert_well_formed(reply: Reply, streaming: bool) -> None:
+def assert_well_formed(reply: Answer, streaming: bool) -> None:
     """audio-start, audio-chunk+, audio-stop (+ synthesize-stopped), one format throughout."""
     expected_tail = ["audio-stop", "synthesize-stopped"] if streaming else ["audio-stop"]
     assert reply.types[0] == "audio-start", reply.types[:3]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 
-from tests.conftest import Reply, one_shot, stream_request
+from tests.conftest import Answer, one_shot, stream_request
 
 TEXTS = (
     "The front door is locked.",
@@ -48,7 +48,7 @@ class LoadResult:
         }
 
 
-def check(reply: Reply, streaming: bool) -> str | None:
+def check(reply: Answer, streaming: bool) -> str | None:
     """What is wrong with an answer, or None: audio-start, audio-chunk+, audio-stop
     (+ synthesize-stopped), no error, every chunk whole 16-bit samples in the start's format."""
     end = ["audio-stop", "synthesize-stopped"] if streaming else ["audio-stop"]
@@ -67,7 +67,7 @@ def check(reply: Reply, streaming: bool) -> str | None:
     return None
 
 
-async def one_request(port: int, text: str, streaming: bool, voice: str | None, timeout: float) -> Reply:
+async def one_request(port: int, text: str, streaming: bool, voice: str | None, timeout: float) -> Answer:
     if streaming:
         return await stream_request(port, text, voice, piece=7, timeout=timeout)
     return await one_shot(port, text, voice, timeout)

@@ -16,7 +16,7 @@ from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
-from tests.conftest import Reply, read_reply
+from tests.conftest import Answer, read_reply
 from tests.fake_engine import FakeEngine, Plan
 from wyoming_streamtts.connections import Connections
 from wyoming_streamtts.engine import Engine
@@ -103,7 +103,7 @@ async def first_audio(client: AsyncTcpClient) -> list[str]:
     return types
 
 
-async def rest(client: AsyncTcpClient, streaming: bool) -> Reply:
+async def rest(client: AsyncTcpClient, streaming: bool) -> Answer:
     return await read_reply(client, streaming, timeout=10)
 
 

@@ -26,7 +26,6 @@ from .settings import (
 from .wire import EventLimits
 
 # Defaults come from the settings classes, so that each is written once.
-SERVER, ENGINE, XTTS, TRANSLATOR, LIMITS = ServerSettings, EngineSettings, XttsSettings, TranslatorSettings, EventLimits
 SAMPLING_FLAGS = ("temperature", "top_p", "top_k", "repetition_penalty", "speed")
 # The help's sections after the general options.
 LIMITS_ON_CLIENTS, TRANSLATION = "limits on clients", "translation (NLLB-200)"
@@ -103,23 +102,23 @@ def unknown_engines(names: tuple[str, ...]) -> str | None:
 
 # fmt: off
 FLAGS = (
-    Flag("--uri", default=SERVER.uri,
+    Flag("--uri", default=ServerSettings.uri,
         help="where to listen: tcp://HOST:PORT, unix://PATH or stdio://"),
     Flag("--name",
         help="name of the TTS program in describe, which Home Assistant titles it by, and of the zeroconf service "
-        f"(default: the zeroconf NAME when given, else {SERVER.name})"),
+        f"(default: the zeroconf NAME when given, else {ServerSettings.name})"),
     Flag("--zeroconf", const="", metavar="NAME",
         help=f"announce the server to Home Assistant by zeroconf, as NAME (default: --name, else {default_name()})"),
     Flag("--zeroconf-host",
         help="address to announce (default: the bound address, or this machine's LAN address when bound to 0.0.0.0"
         " or ::)"),
-    Flag("--voices-dir", type=Path, default=SERVER.voices_dir,
+    Flag("--voices-dir", type=Path, default=ServerSettings.voices_dir,
         help="folder of reference recordings: NAME.wav|mp3|flac or NAME/*.wav is speaker NAME"),
-    Flag("--engine", choices=("auto", *ENGINES), default=ENGINE.engine,
+    Flag("--engine", choices=("auto", *ENGINES), default=EngineSettings.engine,
         help="speech engine: xtts (Coqui XTTS v2, cloned voices; needs the [xtts] extra), gtts (Google, needs the "
         "internet), piper (offline neural voices; needs the [piper] extra) or espeak (offline); auto is the "
         "first of --fallback that can start, xtts only with a GPU (or when --device names one)"),
-    Flag("--fallback", type=engine_order, check=unknown_engines, default=",".join(ENGINE.fallback),
+    Flag("--fallback", type=engine_order, check=unknown_engines, default=",".join(EngineSettings.fallback),
         help="engine order: a request whose engine fails before speaking goes to the next one after it; 'none' "
         "turns this off"),
     Flag("--language", action="append", metavar="LANG",
@@ -127,67 +126,68 @@ FLAGS = (
         "engines speak); requests that name no voice are told apart among these languages"),
     Flag("--default-voice", metavar="LANG/SPEAKER",
         help="voice for requests that name none (default: the first advertised voice)"),
-    Flag("--samples-per-chunk", type=int, check=at_least(1), default=SERVER.samples_per_chunk,
+    Flag("--samples-per-chunk", type=int, check=at_least(1), default=ServerSettings.samples_per_chunk,
         help="samples in each audio-chunk event, at 24 kHz"),
-    Flag("--max-sentence-chars", type=int, check=at_least(20), default=SERVER.max_sentence_chars,
+    Flag("--max-sentence-chars", type=int, check=at_least(20), default=ServerSettings.max_sentence_chars,
         help="longer sentences are cut at a comma or space before synthesis"),
-    Flag("--first-clause-chars", type=int, check=not_negative, default=SERVER.first_clause_chars, metavar="N",
+    Flag("--first-clause-chars", type=int, check=not_negative, default=ServerSettings.first_clause_chars, metavar="N",
         help="with streaming input and no translator, speak a long first sentence from its first clause (comma, "
         "semicolon, colon, dash) once it holds N characters; 0 waits for the whole sentence"),
-    Flag("--max-text-chars", type=int, check=positive, default=SERVER.max_text_chars, group=LIMITS_ON_CLIENTS,
+    Flag("--max-text-chars", type=int, check=positive, default=ServerSettings.max_text_chars, group=LIMITS_ON_CLIENTS,
         help="longest text one request may carry; longer gets a text-too-long error"),
-    Flag("--max-event-bytes", type=int, check=at_least(1024), default=LIMITS.max_bytes, group=LIMITS_ON_CLIENTS,
+    Flag("--max-event-bytes", type=int, check=at_least(1024), default=EventLimits.max_bytes, group=LIMITS_ON_CLIENTS,
         help="largest event a client may send (header line, data and payload); larger gets an event-too-large "
         "error and the connection is closed"),
-    Flag("--read-timeout", type=float, check=positive, default=LIMITS.read_timeout_s, group=LIMITS_ON_CLIENTS,
+    Flag("--read-timeout", type=float, check=positive, default=EventLimits.read_timeout_s, group=LIMITS_ON_CLIENTS,
         help="seconds a client may take to finish an event it has begun sending"),
-    Flag("--idle-timeout", type=float, check=not_negative, default=LIMITS.idle_timeout_s, group=LIMITS_ON_CLIENTS,
+    Flag("--idle-timeout", type=float, check=not_negative, default=EventLimits.idle_timeout_s, group=LIMITS_ON_CLIENTS,
         help="seconds a connection with no request running may stay silent before it gets an idle-timeout error "
         "and is closed; 0 never closes it"),
-    Flag("--stream-idle-timeout", type=float, check=not_negative, default=LIMITS.stream_idle_timeout_s,
+    Flag("--stream-idle-timeout", type=float, check=not_negative, default=EventLimits.stream_idle_timeout_s,
         group=LIMITS_ON_CLIENTS,
         help="seconds an open stream (synthesize-start) may go without text before it ends with a "
         "stream-idle-timeout error and the connection is closed; 0 never ends it"),
-    Flag("--stream-timeout", type=float, check=not_negative, default=LIMITS.stream_timeout_s,
+    Flag("--stream-timeout", type=float, check=not_negative, default=EventLimits.stream_timeout_s,
         group=LIMITS_ON_CLIENTS,
         help="seconds an open stream may take from synthesize-start to synthesize-stop, however its text drips "
         "in, before it ends with a stream-timeout error; 0 never ends it"),
-    Flag("--write-timeout", type=float, check=positive, default=SERVER.write_timeout_s, group=LIMITS_ON_CLIENTS,
+    Flag("--write-timeout", type=float, check=positive, default=ServerSettings.write_timeout_s, group=LIMITS_ON_CLIENTS,
         help="seconds a client may stop reading before it is dropped"),
-    Flag("--max-connections", type=int, check=positive, default=SERVER.max_connections, group=LIMITS_ON_CLIENTS,
+    Flag("--max-connections", type=int, check=positive, default=ServerSettings.max_connections, group=LIMITS_ON_CLIENTS,
         help="connections open at once; when all are taken, a newcomer from another address closes the "
         "longest-idle connection of the address that holds the most"),
-    Flag("--max-connections-per-peer", type=int, check=not_negative, default=SERVER.max_connections_per_peer,
+    Flag("--max-connections-per-peer", type=int, check=not_negative, default=ServerSettings.max_connections_per_peer,
         metavar="N", group=LIMITS_ON_CLIENTS,
         help="connections one client address may hold; more get a too-many-connections error, so one device cannot"
         " take every place; 0: no limit, e.g. behind a load balancer"),
-    Flag("--shutdown-grace", type=float, check=not_negative, default=SERVER.shutdown_grace_s, group=LIMITS_ON_CLIENTS,
+    Flag("--shutdown-grace", type=float, check=not_negative, default=ServerSettings.shutdown_grace_s,
+        group=LIMITS_ON_CLIENTS,
         help="seconds running requests may take to finish on SIGTERM before they end with an error"),
     Flag("--no-streaming", action="store_true",
         help="do not advertise or accept streaming text input (synthesize-start/chunk/stop)"),
     Flag("--keep-markdown", action="store_true",
         help="read the text as it comes; by default markdown (an LLM's **, #, lists, links, URLs, code blocks) and"
         " emoji are turned into what a person would read aloud"),
-    Flag("--gtts-tld", default=ENGINE.gtts_tld,
+    Flag("--gtts-tld", default=EngineSettings.gtts_tld,
         help="Google Translate domain for gtts, e.g. com, co.uk, fr"),
-    Flag("--gtts-timeout", type=float, default=ENGINE.gtts_timeout_s,
+    Flag("--gtts-timeout", type=float, default=EngineSettings.gtts_timeout_s,
         help="seconds to wait for each answer from Google before failing (reaching it at all: 1.5 s at most)"),
-    Flag("--engine-check-interval", type=float, check=positive, default=ENGINE.check_interval_s,
+    Flag("--engine-check-interval", type=float, check=positive, default=EngineSettings.check_interval_s,
         help="an engine that failed is skipped until a check in the background, this many seconds apart, "
         "reaches it again (gtts: Google answers)"),
-    Flag("--device", choices=DEVICES, default=ENGINE.device,
+    Flag("--device", choices=DEVICES, default=EngineSettings.device,
         help="where XTTS and NLLB run; auto picks a CUDA GPU, else an Apple GPU (MPS), else the CPU"),
-    Flag("--translator", choices=("none", "transformers", "ctranslate2"), default=TRANSLATOR.backend,
+    Flag("--translator", choices=("none", "transformers", "ctranslate2"), default=TranslatorSettings.backend,
         group=TRANSLATION,
         help="translate text into each voice's language: transformers (fp32 CPU / bf16 GPU) or ctranslate2 (int8);"
         " none speaks the text as it comes"),
-    Flag("--source-language", default=TRANSLATOR.source_language, group=TRANSLATION,
+    Flag("--source-language", default=TranslatorSettings.source_language, group=TRANSLATION,
         help="language of incoming text, or auto to detect it per sentence"),
-    Flag("--nllb-model", default=TRANSLATOR.model, group=TRANSLATION,
+    Flag("--nllb-model", default=TranslatorSettings.model, group=TRANSLATION,
         help="NLLB folder (transformers, or converted for ctranslate2) or a model id to --download"),
-    Flag("--translation-cache", type=int, default=TRANSLATOR.cache, group=TRANSLATION,
+    Flag("--translation-cache", type=int, default=TranslatorSettings.cache, group=TRANSLATION,
         help="translations kept for repeated phrases"),
-    Flag("--xtts-model", default=XTTS.model, group=XTTS_ENGINE,
+    Flag("--xtts-model", default=XttsSettings.model, group=XTTS_ENGINE,
         help="folder with config.json, model.pth, vocab.json (and speakers_xtts.pth), or a coqui model name to "
         "--download"),
     Flag("--download", action="store_true", group=XTTS_ENGINE,
@@ -203,15 +203,15 @@ FLAGS = (
         "(default: DATA_DIR/latents)"),
     Flag("--deepspeed", action="store_true", group=XTTS_ENGINE,
         help="use DeepSpeed on CUDA when installed"),
-    Flag("--xtts-precision", choices=XTTS_PRECISIONS, default=XTTS.precision, group=XTTS_ENGINE,
+    Flag("--xtts-precision", choices=XTTS_PRECISIONS, default=XttsSettings.precision, group=XTTS_ENGINE,
         help="the GPT's precision: int8 (CPU only; about twice as fast there end to end), fp16 (CUDA, MPS), bf16 "
         "(CUDA, CPU), fp32; auto is int8 on a CPU, fp16 on CUDA, fp32 on MPS. The vocoder stays fp32"),
-    Flag("--xtts-vocoder", choices=XTTS_VOCODERS, default=XTTS.vocoder, group=XTTS_ENGINE,
+    Flag("--xtts-vocoder", choices=XTTS_VOCODERS, default=XttsSettings.vocoder, group=XTTS_ENGINE,
         help="what runs the vocoder: onnx (ONNX Runtime, CPU only; about 1.5x faster there, the same audio, "
         "exported once into the cache folder) or torch; auto is onnx on a CPU when installed, torch elsewhere"),
-    Flag("--stream-chunk-size", type=int, check=at_least(1), default=XTTS.stream_chunk_size, group=XTTS_ENGINE,
+    Flag("--stream-chunk-size", type=int, check=at_least(1), default=XttsSettings.stream_chunk_size, group=XTTS_ENGINE,
         help="GPT tokens per streamed audio chunk once a sentence is under way"),
-    Flag("--first-chunk-size", type=int, check=at_least(0), default=XTTS.first_chunk_size, metavar="N",
+    Flag("--first-chunk-size", type=int, check=at_least(0), default=XttsSettings.first_chunk_size, metavar="N",
         group=XTTS_ENGINE,
         help="GPT tokens of each sentence's first chunk, so that audio starts sooner; later chunks grow as the "
         "audio already sent allows, up to --stream-chunk-size; 0 for a fixed size"),

@@ -45,7 +45,7 @@ class Connection(Protocol):
     def last_active(self) -> float:
         """time.monotonic() of the last event read or written."""
 
-    async def idle(self) -> None:
+    async def until_answered(self) -> None:
         """Wait until the running request has been answered."""
 
     async def abort(self, text: str, code: str) -> None:
@@ -116,7 +116,7 @@ class Connections:
         if not busy:
             return
         _LOGGER.info("Waiting up to %g s for %s", grace_s, counted(len(busy), "running request"))
-        _, late = await asyncio.wait([asyncio.create_task(c.idle()) for c in busy], timeout=grace_s)
+        _, late = await asyncio.wait([asyncio.create_task(c.until_answered()) for c in busy], timeout=grace_s)
         for task in late:
             task.cancel()
         unfinished = [connection for connection in busy if connection.busy]

@@ -144,7 +144,7 @@ class StreamTtsEventHandler:
     def _stream_open(self) -> bool:
         return self._request is not None and self._request.awaiting_stop
 
-    async def idle(self) -> None:
+    async def until_answered(self) -> None:
         if self._request is not None:
             await self._request.wait()
 

@@ -30,7 +30,7 @@ _LOGGER = logging.getLogger(__name__)
 
 class State(enum.Enum):
     RECEIVING = "receiving"  # its text is still coming
-    SPEAKING = "speaking"  # all its text is in
+    ALL_TEXT_IN = "all text in"  # its text has all come (it may be speaking still)
     ENDING = "ending"  # its closing events are being written: nothing may cut them
     ENDED = "ended"
 
@@ -93,7 +93,7 @@ class Request:
         rest = self._speakable.flush() if self._speakable is not None else ""
         self._queue(self._splitter.feed(rest) + self._splitter.flush())
         self._sentences.put_nowait(None)
-        self.state = State.SPEAKING
+        self.state = State.ALL_TEXT_IN
 
     def _queue(self, sentences: list[str]) -> None:
         for sentence in sentences:

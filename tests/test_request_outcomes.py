@@ -48,7 +48,7 @@ class Server:
         self.figures_path = figures_path
         self.figures_file = FiguresFile(figures_path)
         settings = ServerSettings(first_clause_chars=0)
-        self.service = Service(engine, catalog, settings, figures=self.figures_file)
+        self.service = Service(engine, catalog, settings, figures_file=self.figures_file)
         self.connections = Connections()
         self.port = 0
 

@@ -69,8 +69,8 @@ async def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         await service.close()
-        if service.figures is not None:
-            await service.figures.close(FIGURES_CLOSE_S if stop_by is None else _rest(stop_by, FIGURES_CLOSE_S))
+        if service.figures_file is not None:
+            await service.figures_file.close(FIGURES_CLOSE_S if stop_by is None else _rest(stop_by, FIGURES_CLOSE_S))
     return 0
 
 

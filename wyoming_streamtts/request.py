@@ -55,7 +55,7 @@ class Request:
         self._text_ended = False  # the client said its text has ended (a stream's stop)
         voice, refusal = _resolve(service, requested)
         figures = RequestFigures(voice.name, voice.language) if voice else RequestFigures(_asked(requested), "")
-        self.reply = Reply(outbox, streaming, figures, settings.samples_per_chunk, service.figures)
+        self.reply = Reply(outbox, streaming, figures, settings.samples_per_chunk, service.figures_file)
         self._task = asyncio.create_task(self._run(service, voice, requested, refusal), name=f"request {figures.voice}")
 
     @property

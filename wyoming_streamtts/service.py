@@ -37,7 +37,7 @@ class Service:
     translator: Translator | None = None
     detector: LanguageDetector | None = None
     """Picks the voice for requests that name none, from the text's language."""
-    figures: FiguresFile | None = None
+    figures_file: FiguresFile | None = None
 
     describe_answer: bytes = field(init=False, repr=False)
     """The `info` event as it goes on the wire: built once per voice list, since with
@@ -155,7 +155,7 @@ def create_service(settings: Settings) -> Service:
         settings=settings.server,
         translator=create_translator(settings.translator, settings.engines, device),
         detector=create_detector(detected_languages(catalog, bool(settings.server.languages))),
-        figures=create_figures_file(settings.server.figures_file),
+        figures_file=create_figures_file(settings.server.figures_file),
     )
 
 

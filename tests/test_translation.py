@@ -1,10 +1,8 @@
 """NLLB translation between the sentence splitter and the engine, through the real server."""
 
-import re
-
 import pytest
 
-from tests.conftest import assert_well_formed, one_shot, stream_request
+from tests.conftest import assert_well_formed, one_shot, stream_request, wait_for_figures
 from wyoming_streamtts.languages import (
     LANGUAGES,
     UnknownLanguageError,
@@ -12,11 +10,6 @@ from wyoming_streamtts.languages import (
 )
 
 ENGLISH = "Hello everyone, the kitchen lights are on now."
-
-
-def spoken_texts(log: str) -> list[str]:
-    """The text each sentence handed to the engine had (DEBUG log)."""
-    return re.findall(r"Speaking sentence \d+ for \S+: '(.*)'", log)
 
 
 @pytest.mark.parametrize(
@@ -45,44 +38,41 @@ def translating_server(start_server, tiny_nllb, tiny_nllb_ct2, tmp_path):
     return start
 
 
+async def translations(server, count: int) -> list[list[str]]:
+    """How each of the first `count` requests' sentences reached the voice's language (--figures-file)."""
+    await wait_for_figures(server, count=count, timeout=300)
+    return [[sentence["translation"] for sentence in record["sentences"]] for record in server.figures()]
+
+
 @pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
 async def test_french_voice_gets_english_text_translated(translating_server, backend):
     server = translating_server(backend)
     reply = await one_shot(server.port, ENGLISH, "fr/default", timeout=300)
     assert_well_formed(reply, streaming=False)
-    log = server.log()
-    assert f"Translating from en with {backend}" in log
-    assert f"Translated en->fr: {ENGLISH!r}" in log
-    [handed] = spoken_texts(log)
-    assert handed != ENGLISH  # the engine got the translator's output (random weights: gibberish)
+    assert f"Translating from en with {backend}" in server.log()  # said at start
+    assert await translations(server, 1) == [["translated"]]
+    assert [sentence["chars"] for sentence in server.figures()[0]["sentences"]] == [len(ENGLISH)]
 
 
 async def test_any_language_nllb_knows_is_a_target_and_one_it_lacks_is_spoken_as_is(translating_server):
     server = translating_server("ctranslate2")
     for voice in ("sv/default", "uk/default", "la/default"):  # espeak-ng speaks Latin; NLLB has none
         assert_well_formed(await one_shot(server.port, ENGLISH, voice, timeout=300), streaming=False)
-    log = server.log()
-    assert f"Translated en->sv: {ENGLISH!r}" in log and f"Translated en->uk: {ENGLISH!r}" in log
-    assert "en->la" not in log.replace("NLLB does not translate en->la", "")
-    assert spoken_texts(log)[2] == ENGLISH
+    assert await translations(server, 3) == [["translated"], ["translated"], ["not in NLLB"]]
 
 
 async def test_same_language_and_numbers_skip_the_translator(translating_server):
     server = translating_server("transformers")
     assert_well_formed(await one_shot(server.port, ENGLISH, "en/default", timeout=300), streaming=False)
     assert_well_formed(await one_shot(server.port, "12:30, 3.5 %.", "fr/default", timeout=300), streaming=False)
-    log = server.log()
-    assert "Translated" not in log.replace("Translated sentence", "")
-    assert spoken_texts(log) == [ENGLISH, "12:30, 3.5 %."]
+    assert await translations(server, 2) == [["same language"], ["no words"]]
 
 
 async def test_repeated_phrases_come_from_the_cache(translating_server):
     server = translating_server("ctranslate2")
     for _ in range(3):
         await one_shot(server.port, "Good night.", "de/default", timeout=300)
-    log = server.log()
-    assert log.count("Translated en->de") == 1
-    assert "Translation cache hit (2 hits, 1 translated)" in log
+    assert await translations(server, 3) == [["translated"], ["cached"], ["cached"]]
 
 
 async def test_auto_source_detects_text_already_in_the_voices_language(translating_server):
@@ -90,44 +80,44 @@ async def test_auto_source_detects_text_already_in_the_voices_language(translati
     french = "Bonjour à tous, les lumières de la cuisine sont allumées maintenant."
     await one_shot(server.port, french, "fr/default", timeout=300)
     await one_shot(server.port, ENGLISH, "fr/default", timeout=300)
-    texts = spoken_texts(server.log())
-    assert texts[0] == french  # detected as French: passed through untouched
-    assert texts[1] != ENGLISH and "Translated en->fr" in server.log()
+    # Detected as French: passed through untouched; the English one translated.
+    assert await translations(server, 2) == [["same language"], ["translated"]]
 
 
 async def test_streaming_with_translation_translates_whole_sentences_not_clauses(translating_server):
     # Clauses lose the context a translation needs: the first-clause rule is off with a translator.
     server = translating_server("ctranslate2")
-    text = "Good evening, the living room is at twenty one degrees, and the heating is off. Bye."
-    reply = await stream_request(server.port, text, "fr/default", piece=7, timeout=300)
+    first = "Good evening, the living room is at twenty one degrees, and the heating is off."
+    reply = await stream_request(server.port, f"{first} Bye.", "fr/default", piece=7, timeout=300)
     assert_well_formed(reply, streaming=True)
-    sources = re.findall(r"Translated en->fr: '(.*?)' ->", server.log())
-    assert sources == ["Good evening, the living room is at twenty one degrees, and the heating is off.", "Bye."]
+    assert await translations(server, 1) == [["translated", "translated"]]
+    assert [sentence["chars"] for sentence in server.figures()[0]["sentences"]] == [len(first), len("Bye.")]
 
 
 async def test_ctranslate2_converts_a_transformers_folder_once(translating_server, tiny_nllb, tmp_path):
     server = translating_server("ctranslate2", model=tiny_nllb)
-    assert "Converting" in server.log()
-    assert (tmp_path / "data" / "nllb-ct2" / f"{tiny_nllb.name}-int8" / "model.bin").is_file()
+    converted = tmp_path / "data" / "nllb-ct2" / f"{tiny_nllb.name}-int8" / "model.bin"
+    assert converted.is_file()
+    made = converted.stat().st_mtime_ns
     assert_well_formed(await one_shot(server.port, ENGLISH, "es/default", timeout=300), streaming=False)
     server.stop()
     again = translating_server("ctranslate2", model=tiny_nllb)
-    assert "Converting" not in again.log()
+    assert_well_formed(await one_shot(again.port, ENGLISH, "es/default", timeout=300), streaming=False)
+    assert converted.stat().st_mtime_ns == made  # not converted again
 
 
 async def test_translation_of_the_next_sentence_overlaps_speech(start_server, tiny_nllb, tiny_xtts, tmp_path):
     server = start_server(
         "--engine", "xtts", "--xtts-model", str(tiny_xtts), "--device", "cpu", "--stream-chunk-size", "8",
-        "--voices-dir", str(tmp_path / "none"), "--translator", "transformers",
-        "--nllb-model", str(tiny_nllb), "--debug",
+        "--voices-dir", str(tmp_path / "none"), "--translator", "transformers", "--nllb-model", str(tiny_nllb),
     )  # fmt: skip
     text = "The first sentence is here. The second one follows. And a third."
     reply = await stream_request(server.port, text, "fr/Ana Florence", piece=6, timeout=300)
     assert_well_formed(reply, streaming=True)
-    log = server.log()
+    first, second, third = (await wait_for_figures(server, timeout=300))["sentences"]
     # Sentence 2 was translated while sentence 1 was being spoken, and so on.
-    assert log.index("Speaking sentence 1") < log.index("Translated sentence 2") < log.index("Spoke sentence 1")
-    assert log.index("Speaking sentence 2") < log.index("Translated sentence 3") < log.index("Spoke sentence 2")
+    assert first["ready_s"] < second["ready_s"] < first["done_s"] <= second["first_s"]
+    assert second["ready_s"] < third["ready_s"] < second["done_s"] <= third["first_s"]
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,8 @@ class EngineAudio(AudioChunk):
     others (the fallback chain) says so with each chunk."""
 
     engine: str = ""
+    voice_from: str = ""  # where the engine had the voice from: for XTTS, studio, or a cloned voice's latents
+    # from memory, disk or computed now; "" for an engine that has its voices at hand
 
 
 class EngineError(Exception):

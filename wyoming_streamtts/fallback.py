@@ -55,7 +55,9 @@ class FallbackEngine(Engine):
                 async with contextlib.aclosing(audio):
                     async for chunk in audio:
                         started = True
-                        yield EngineAudio(chunk.rate, chunk.width, chunk.channels, chunk.audio, engine=engine.name)
+                        voice_from = chunk.voice_from if isinstance(chunk, EngineAudio) else ""
+                        yield EngineAudio(chunk.rate, chunk.width, chunk.channels, chunk.audio, engine=engine.name,
+                                          voice_from=voice_from)  # fmt: skip
                 return
             except Exception as err:
                 if started or position == len(candidates) - 1:

@@ -9,6 +9,7 @@ import os
 import queue
 import stat
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,19 @@ CLOSE_TIMEOUT_S = 2.0
 
 
 @dataclass
+class SentenceFigures:
+    """One spoken sentence of a request (never its text); times are from the request's start."""
+
+    chars: int  # as it came, before translation
+    translation: str = ""  # translated, cached, same language, no words, not in NLLB, came out empty; "" without one
+    voice_from: str = ""  # XTTS: studio, or a cloned voice's latents from memory, disk or computed now
+    ready_s: float = 0.0  # ready for the engine (translated)
+    first_s: float = 0.0  # its first audio
+    done_s: float = 0.0  # its last audio
+    chunks: list[int] = field(default_factory=list)  # samples of each chunk the engine made of it
+
+
+@dataclass
 class RequestFigures:
     voice: str
     language: str
@@ -36,6 +50,8 @@ class RequestFigures:
     wall_s: float = 0.0
     engines: list[str] = field(default_factory=list)  # in the order they spoke (more than one after a fallback)
     engine_chunks: list[int] = field(default_factory=list)  # samples of each chunk the engine made
+    started_at: float = field(default_factory=time.time)  # wall-clock seconds (epoch) when the request came
+    sentences: list[SentenceFigures] = field(default_factory=list)  # those that were spoken, in order
 
     def describe(self) -> str:
         def ms(seconds: float | None) -> str:

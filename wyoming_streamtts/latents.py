@@ -46,18 +46,21 @@ class LatentCache:
         self._usable = usable
         self._settings = settings
         self._unwritable_reported = False
-        self._tasks: dict[str, asyncio.Future[Latents]] = {}
+        self._tasks: dict[str, asyncio.Future[tuple[Latents, str]]] = {}
         self.computed = 0
         self.loaded = 0
 
-    async def get(self, speaker: Speaker) -> Latents:
-        """The voice's latents; waits only for this voice if they are not ready."""
+    async def get(self, speaker: Speaker) -> tuple[Latents, str]:
+        """The voice's latents, and where they came from for this call: memory, disk or computed. Waits only
+        for this voice if they are not ready."""
         task = self._tasks.get(speaker.name)
+        ready = task is not None and task.done() and task.exception() is None
         if task is None or (task.done() and task.exception() is not None):
             loop = asyncio.get_running_loop()
             task = asyncio.ensure_future(loop.run_in_executor(self._executor, self._load_or_compute, speaker))
             self._tasks[speaker.name] = task
-        return await asyncio.shield(task)
+        latents, source = await asyncio.shield(task)
+        return latents, "memory" if ready else source
 
     async def warm_up(self, speakers: list[Speaker]) -> None:
         """Prepare every voice in turn, so first requests need not wait.
@@ -80,7 +83,7 @@ class LatentCache:
                 digest.update(hashlib.file_digest(handle, "sha256").digest())
         return digest.hexdigest()[:24]
 
-    def _load_or_compute(self, speaker: Speaker) -> Latents:
+    def _load_or_compute(self, speaker: Speaker) -> tuple[Latents, str]:
         path = None
         if self.folder is not None:
             path = self.folder / f"{speaker.name}.{self.key(speaker)}.pt"
@@ -89,13 +92,13 @@ class LatentCache:
                 if saved is not None:
                     self.loaded += 1
                     _LOGGER.debug("Latents of voice %s loaded from %s", speaker.name, path)
-                    return saved
+                    return saved, "disk"
         latents = self._compute(list(speaker.files))
         self.computed += 1
         _LOGGER.debug("Latents of voice %s computed (%d computed since start)", speaker.name, self.computed)
         if path is not None:
             self._save(path, speaker.name, latents)
-        return latents
+        return latents, "computed"
 
     def _load(self, path: Path) -> Latents | None:
         """The entry's latents, or None (with a WARNING) when it is damaged: it is then recomputed and replaced."""

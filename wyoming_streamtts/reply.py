@@ -21,7 +21,7 @@ from wyoming.tts import SynthesizeStopped
 
 from .audio import CHANNELS, RATE, WIDTH, PcmFramer
 from .echo import clip, describe_event
-from .figures import FiguresFile, RequestFigures
+from .figures import FiguresFile, RequestFigures, SentenceFigures
 from .speech import SpokenAudio
 
 _LOGGER = logging.getLogger(__name__)
@@ -187,9 +187,19 @@ class Reply:
         if figures.engine_first_s is None:
             figures.engine_first_s = spoken.engine_s
             figures.voice, figures.language = spoken.voice, spoken.language  # a voice picked from the text
-        figures.engine_chunks.append(len(spoken.audio) // (spoken.width * spoken.channels))
+        samples = len(spoken.audio) // (spoken.width * spoken.channels)
+        figures.engine_chunks.append(samples)
         if spoken.engine not in figures.engines:
             figures.engines.append(spoken.engine)
+        now = time.monotonic() - self._begun
+        if not figures.sentences or spoken.sentence > len(figures.sentences):  # a sentence's first chunk
+            ready = spoken.ready_at - self._begun
+            figures.sentences.append(
+                SentenceFigures(spoken.sentence_chars, spoken.translation, spoken.voice_from, ready, first_s=now)
+            )
+        sentence = figures.sentences[-1]
+        sentence.done_s = now
+        sentence.chunks.append(samples)
         for framed in self._framer.add(spoken):
             await self._send(framed)
 

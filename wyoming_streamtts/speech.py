@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from .engine import Engine, EngineAudio
 from .splitter import has_words
-from .translation import TranslationError, Translator
+from .translation import Translation, TranslationError, Translator
 from .voices import Voice
 
 _LOGGER = logging.getLogger(__name__)
@@ -33,6 +33,21 @@ class SpokenAudio(EngineAudio):
     voice: str = ""
     language: str = ""
     engine_s: float = 0.0  # from its sentence reaching the engine to this chunk
+    sentence: int = 0  # which sentence of the request it speaks, from 1
+    sentence_chars: int = 0  # that sentence's length as it came, before translation
+    translation: str = ""  # how that sentence reached the voice's language ("" without a translator)
+    ready_at: float = 0.0  # time.monotonic() when that sentence was ready for the engine (translated)
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A sentence ready for the engine."""
+
+    voice: Voice
+    text: str
+    chars: int  # as it came
+    translation: str
+    at: float
 
 
 class NothingToSayError(Exception):
@@ -54,18 +69,22 @@ async def speak(
     spoken = 0
     ready = _one_ahead(_prepared(sentences, voice, translator, pick_voice))
     async with contextlib.aclosing(ready):
-        async for sentence_voice, sentence in ready:
+        async for sentence in ready:
             spoken += 1
-            _LOGGER.debug("Speaking sentence %d for %s: %r", spoken, sentence_voice.name, sentence)
+            sentence_voice = sentence.voice
+            _LOGGER.debug("Speaking sentence %d for %s: %r", spoken, sentence_voice.name, sentence.text)
             began = time.monotonic()
-            audio = engine.synthesize(sentence, sentence_voice.language, sentence_voice.speaker)
+            audio = engine.synthesize(sentence.text, sentence_voice.language, sentence_voice.speaker)
             async with contextlib.aclosing(audio):
                 async for chunk in audio:
+                    # The chain says which of its engines spoke, and XTTS where it had the voice from.
+                    made_by = (chunk.engine, chunk.voice_from) if isinstance(chunk, EngineAudio) else (engine.name, "")
                     yield SpokenAudio(
                         chunk.rate, chunk.width, chunk.channels, chunk.audio,
-                        engine=chunk.engine if isinstance(chunk, EngineAudio) else engine.name,
+                        engine=made_by[0], voice_from=made_by[1],
                         voice=sentence_voice.name, language=sentence_voice.language,
-                        engine_s=time.monotonic() - began,
+                        engine_s=time.monotonic() - began, sentence=spoken, sentence_chars=sentence.chars,
+                        translation=sentence.translation, ready_at=sentence.at,
                     )  # fmt: skip
             _LOGGER.debug("Spoke sentence %d", spoken)
     if spoken == 0:
@@ -74,7 +93,7 @@ async def speak(
 
 async def _prepared(
     sentences: AsyncIterator[str], voice: Voice, translator: Translator | None, pick_voice: PickVoice | None
-) -> AsyncGenerator[tuple[Voice, str], None]:
+) -> AsyncGenerator[_Ready, None]:
     """Each sentence with the voice that speaks it, translated into the voice's language; silent ones left out."""
     number = 0
     try:
@@ -83,24 +102,24 @@ async def _prepared(
             if pick_voice is not None and number == 1:
                 # The request named no voice: the text's language picks one, and it needs no translating.
                 voice, translator = await pick_voice(sentence), None
-            text = sentence if translator is None else await _translate(translator, number, sentence, voice)
+            text, how = (sentence, "") if translator is None else await _translate(translator, number, sentence, voice)
             if not has_words(text):
                 _LOGGER.debug("Sentence %d has nothing to say after translation: skipped", number)
                 continue
-            yield voice, text
+            yield _Ready(voice, text, len(sentence), how, time.monotonic())
     except TranslationError:
         raise
     except Exception as err:  # a broken detector or translator fails the request, named as translation
         raise TranslationError(f"Translation failed: {err}") from err
 
 
-async def _translate(translator: Translator, number: int, sentence: str, voice: Voice) -> str:
+async def _translate(translator: Translator, number: int, sentence: str, voice: Voice) -> Translation:
     _LOGGER.debug("Translating sentence %d", number)
     translated = await translator.translate(sentence, voice.language)
     _LOGGER.debug("Translated sentence %d", number)
-    if not translated.strip():
+    if not translated.text.strip():
         _LOGGER.warning("Translation of sentence %d came out empty; speaking it untranslated", number)
-        return sentence
+        return Translation(sentence, "came out empty")
     return translated
 
 

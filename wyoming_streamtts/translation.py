@@ -12,7 +12,7 @@ import logging
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .detection import WELL_TOLD_APART, LanguageDetector
 from .files import unreadable
@@ -170,6 +170,14 @@ def create_backend(kind: str, model: str, device: str, download: bool, data_dir:
     return Ct2Backend(path, device if device == "cuda" else "cpu")
 
 
+class Translation(NamedTuple):
+    """A sentence in the voice's language, and how it got there (for the request's figures): translated,
+    cached, or untouched because it is in the same language, has no words, or NLLB lacks a language."""
+
+    text: str
+    how: str
+
+
 class Translator:
     """The stage: into the voice's language, cached, one sentence at a time off the loop."""
 
@@ -183,33 +191,33 @@ class Translator:
         self.translated = 0
         self.cache_hits = 0
 
-    async def translate(self, text: str, target: str) -> str:
+    async def translate(self, text: str, target: str) -> Translation:
         """`text` in language `target`; untouched when it is already, or has no words."""
         if not any(char.isalpha() for char in text):
-            return text  # numbers, times, symbols: the engine reads them in its own language
+            return Translation(text, "no words")  # numbers, times, symbols: the engine reads them in its own language
         loop = asyncio.get_running_loop()
         source: str | None = self.source
         if self._detector is not None:
             source = await loop.run_in_executor(self._executor, self._detector.detect, text)
         if source is None or source == target:
-            return text
+            return Translation(text, "same language")
         source_code, target_code = LANGUAGES[source].flores, LANGUAGES[target].flores
         if source_code is None or target_code is None:
             _LOGGER.debug("NLLB does not translate %s->%s: %r spoken as it is", source, target, text)
-            return text
+            return Translation(text, "not in NLLB")
         key = (text, source, target)
         if key in self._cache:
             self._cache.move_to_end(key)
             self.cache_hits += 1
             _LOGGER.debug("Translation cache hit (%d hits, %d translated)", self.cache_hits, self.translated)
-            return self._cache[key]
+            return Translation(self._cache[key], "cached")
         result = await loop.run_in_executor(self._executor, self.backend.translate, text, source_code, target_code)
         self.translated += 1
         _LOGGER.debug("Translated %s->%s: %r -> %r", source, target, text, result)
         self._cache[key] = result
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-        return result
+        return Translation(result, "translated")
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

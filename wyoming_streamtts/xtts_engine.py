@@ -11,7 +11,7 @@ from TTS.tts.configs.xtts_config import XttsConfig
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
-from .engine import Engine, EngineError
+from .engine import Engine, EngineAudio, EngineError
 from .languages import engine_codes
 from .latents import LatentCache, Latents
 from .splitter import split_sentences
@@ -101,7 +101,7 @@ class XttsEngine(Engine):
         if language not in self._codes:
             raise EngineError(f"XTTS does not speak {language}")
         language = self._codes[language]
-        voice = await self._voice(speaker)
+        voice, voice_from = await self._voice(speaker)
         limit = self.model.tokenizer.char_limits.get(language.split("-")[0], 250)
         too_long = partial(self._too_long, language=language, limit=limit)
         # XTTS asserts on over-long input: cut by sentences, then clauses, first.
@@ -109,7 +109,7 @@ class XttsEngine(Engine):
             for piece in await self.worker.call(fit_sentence, sentence, too_long):
                 async for pcm in self.worker.stream(piece, language, voice):
                     _LOGGER.debug("XTTS chunk for %s/%s: %d samples", language, speaker, len(pcm) // 2)
-                    yield AudioChunk(rate=self.rate, width=2, channels=1, audio=pcm)
+                    yield EngineAudio(self.rate, 2, 1, pcm, engine=self.name, voice_from=voice_from)
 
     def _too_long(self, text: str, language: str, limit: int) -> bool:
         """Whether XTTS would refuse `text` (its token limit), or cut its speech short: spelled out,
@@ -121,9 +121,10 @@ class XttsEngine(Engine):
             return True
         return len(tokenizer.encode(text, lang)) >= self.model.args.gpt_max_text_tokens
 
-    async def _voice(self, speaker: str) -> Latents:
+    async def _voice(self, speaker: str) -> tuple[Latents, str]:
+        """The speaker's latents, and where they came from (studio, memory, disk, computed)."""
         if speaker in self._studio:
-            return self._studio[speaker]
+            return self._studio[speaker], "studio"
         if speaker not in self._cloned:
             raise EngineError(f"XTTS has no speaker {speaker!r}")
         try:

@@ -48,7 +48,7 @@ async def test_abandoned_requests_leave_nothing_behind(start_server):
     pid = server.process.pid
     for _ in range(5):  # pools and caches that a normal request creates
         assert_well_formed(await one_shot(server.port, LONG_SENTENCE), streaming=False)
-    await asyncio.sleep(0.5)
+    await wait_for_figures(server, count=5)  # their figures written: the requests have ended
     fds, rss, thread_count = server.open_fds(), server.rss_mb(), threads(pid)
     before = server.fd_targets()
     for number in range(200):  # one-shot and streaming, FIN and RST

@@ -5,6 +5,7 @@ import socket
 
 import pytest
 from wyoming.client import AsyncTcpClient
+from wyoming.event import async_read_event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
@@ -189,11 +190,17 @@ async def test_streaming_past_the_cap_ends_the_stream_as_a_stream_ends(start_ser
 async def test_connections_over_the_cap_are_refused_until_one_closes(start_server):
     server = start_server("--engine", "espeak", "--max-connections", "2")
     held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(2)]
-    await asyncio.sleep(0.2)  # both accepted by the server
+    for reader, writer in held:  # both admitted: each is answered
+        writer.write(header({"type": "describe"}))
+        assert Info.is_type((await asyncio.wait_for(async_read_event(reader), HANG_S)).type)
     reply = await asyncio.to_thread(send_raw, server.port, b"", HANG_S)
     assert reply.closed and reply.codes == ["too-many-connections"]
     held[0][1].close()
-    await asyncio.sleep(0.2)
+    for _ in range(50):  # until the server has seen it close
+        freed = await asyncio.to_thread(send_raw, server.port, header({"type": "describe"}), 2.0, True)
+        if freed.codes != ["too-many-connections"]:
+            break
+        await asyncio.sleep(0.1)
     await assert_still_serving(server.port)  # the freed place is taken again
     held[1][1].close()
 

@@ -24,7 +24,7 @@ class Outbox:
 
     def __init__(self, write, end_failed) -> None:
         self.write = write
-        self.end_failed_stream = end_failed
+        self.cut_off_failed_stream = end_failed
 
     def close(self) -> None:
         pass
@@ -140,7 +140,7 @@ async def test_a_reset_as_a_failed_stream_half_closes_still_closes_the_connectio
 
     writer.transport.write_eof = not_connected  # what the kernel answers then, at this one call
     outbox = RealOutbox(reader, writer, write_timeout_s=5)
-    await outbox.end_failed_stream()
+    await outbox.cut_off_failed_stream()
     assert writer.is_closing() and reader.at_eof()
     assert (await asyncio.wait_for(client_reader.read(), 5)).startswith(b'{"type": "synthesize-stopped"')
     client_writer.close()

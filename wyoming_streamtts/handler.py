@@ -91,7 +91,7 @@ class StreamTtsEventHandler:
         """Route one event; False closes the connection."""
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("Event in: %s", describe_event(event))
-        if self.outbox.answer_ended:
+        if self.outbox.answer_cut_off:
             return True  # after a failed stream's end: read and dropped until the client closes
         try:
             await self._route(event)

@@ -26,7 +26,7 @@ from .speech import SpokenAudio
 
 _LOGGER = logging.getLogger(__name__)
 
-# The header of a synthesize-stopped whose announced data never comes: see Outbox.end_failed_stream.
+# The header of a synthesize-stopped whose announced data never comes: see Outbox.cut_off_failed_stream.
 CUT_OFF_STOPPED = b'{"type": "synthesize-stopped", "data_length": 2}\n'
 
 
@@ -78,7 +78,7 @@ class Outbox:
         self.writer = writer
         self.write_timeout_s = write_timeout_s
         self.last_write = time.monotonic()
-        self.answer_ended = False  # a failed stream has ended the answer: see end_failed_stream
+        self.answer_cut_off = False  # a failed stream has ended the answer: see cut_off_failed_stream
 
     async def write(self, event: Event) -> None:
         """Write one event (raises ConnectionError when the client is gone or too slow)."""
@@ -95,7 +95,7 @@ class Outbox:
         await self._timed(self.writer.drain())
 
     def _check_open(self) -> None:
-        if self.answer_ended:
+        if self.answer_cut_off:
             raise ConnectionResetError("this connection's answer has ended")
 
     async def _timed(self, write: Awaitable[None]) -> None:
@@ -110,7 +110,7 @@ class Outbox:
             self.writer.transport.abort()
             raise ConnectionResetError("client stopped reading") from None
 
-    async def end_failed_stream(self) -> None:
+    async def cut_off_failed_stream(self) -> None:
         """End a failed streaming answer (its `error` is sent) so that no Home Assistant keeps it.
 
         Home Assistant 2025.7 to 2026.10 ignore `error` in a streaming answer and cache
@@ -131,7 +131,7 @@ class Outbox:
                 # Half-close, and read on until the client closes: closing with its text still unread
                 # would reset the connection, and the cut-off header would be lost with it.
                 self.writer.write_eof()
-                self.answer_ended = True
+                self.answer_cut_off = True
                 return
         self.close()
 
@@ -147,7 +147,7 @@ class Outbox:
 
 
 # The one log line of a request that did not fail (a failure's line says why, at WARNING or ERROR).
-_ENDED = {
+_LOG_LINE_OF = {
     Outcome.FINISHED: "Spoke",
     Outcome.REPLACED: "Cut short by the client's next request:",
     Outcome.CLIENT_GONE: "Cut short, the client left:",
@@ -203,7 +203,7 @@ class Reply:
         for framed in self._framer.add(spoken):
             await self._send(framed)
 
-    async def end(self, outcome: Outcome, failure: Failure | None = None, chars: int = 0) -> None:
+    async def write_closing(self, outcome: Outcome, failure: Failure | None = None, chars: int = 0) -> None:
         """Write the closing events of `outcome`, then the request's figures (also when the events could not go out)."""
         self.figures.outcome, self.figures.chars = outcome.value, chars
         try:
@@ -217,7 +217,7 @@ class Reply:
                 await self._failed(failure or SERVER_STOPPING, outcome)
         finally:
             self.figures.wall_s = time.monotonic() - self._begun
-            if (ended := _ENDED.get(outcome)) is not None:  # a failure has its own line, said as it is sent
+            if (ended := _LOG_LINE_OF.get(outcome)) is not None:  # a failure has its own line, said as it is sent
                 _LOGGER.info("%s %s", ended, self.figures.describe())
             if self._figures_file is not None:
                 self._figures_file.record(self.figures)
@@ -248,7 +248,7 @@ class Reply:
                 await self._outbox.write(SynthesizeStopped().event())
                 return
         if self._streaming:
-            await self._outbox.end_failed_stream()
+            await self._outbox.cut_off_failed_stream()
         else:
             self._outbox.close()
 

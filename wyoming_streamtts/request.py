@@ -115,7 +115,7 @@ class Request:
             return
         self._task.cancel()
         await asyncio.wait({self._task})  # never raises the task's cancel: only a cancel of ours
-        await self._end(outcome, failure)
+        await self._write_closing(outcome, failure)
 
     def _claim_end(self) -> bool:
         """Take the one right to write the request's end; False when another path has it."""
@@ -129,7 +129,7 @@ class Request:
     ) -> None:
         outcome, failure = (Outcome.FAILED, refusal) if voice is None else await self._speak(service, voice, requested)
         if self._claim_end():  # else `finish` ends it (a cancel that something swallowed)
-            await self._end(outcome, failure)
+            await self._write_closing(outcome, failure)
 
     async def _speak(
         self, service: Service, voice: Voice, requested: SynthesizeVoice | None
@@ -156,10 +156,12 @@ class Request:
             return Outcome.FAILED, Failure(f"Synthesis failed: {err}", "engine-failed")
         return Outcome.FINISHED, None
 
-    async def _end(self, outcome: Outcome, failure: Failure | None) -> None:
+    async def _write_closing(self, outcome: Outcome, failure: Failure | None) -> None:
         self.outcome = outcome
         try:
-            await self.reply.end(outcome, failure, self._sentence_chars or self._chars)  # refused: as received
+            await self.reply.write_closing(
+                outcome, failure, self._sentence_chars or self._chars
+            )  # refused: as received
         finally:
             self.state = State.ENDED
             self._ended.set()

@@ -23,7 +23,7 @@ _LOGGER = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PickVoice = Callable[[str], Awaitable[Voice]]
-_END = object()
+_NO_MORE = object()
 
 
 @dataclass
@@ -128,7 +128,7 @@ async def _one_ahead(source: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]
     ready: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
     pulling = asyncio.create_task(_pull(source, ready))
     try:
-        while (item := await ready.get()) is not _END:
+        while (item := await ready.get()) is not _NO_MORE:
             ready.task_done()  # taken: the next one is made meanwhile
             if isinstance(item, BaseException):
                 raise item
@@ -143,6 +143,6 @@ async def _pull(source: AsyncGenerator[T, None], ready: asyncio.Queue[object]) -
             async for item in source:
                 await ready.put(item)
                 await ready.join()
-        await ready.put(_END)
+        await ready.put(_NO_MORE)
     except Exception as err:  # noqa: BLE001 - handed to the speaking side to raise
         await ready.put(err)

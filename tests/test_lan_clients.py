@@ -180,12 +180,16 @@ async def closed(reader: asyncio.StreamReader) -> bool:
 async def test_streams_that_hardly_speak_cannot_keep_home_assistant_out(start_server):
     # Every place taken by streams from two addresses, each fed a character now and then: the newcomer got
     # too-many-connections on every try, since a stream is never idle.
-    server = start_server("--engine", "espeak", "--max-connections", "4", "--max-connections-per-peer", "2")
+    server = start_server("--engine", "espeak", "--max-connections", "4", "--max-connections-per-peer", "2",
+                          "--debug")  # fmt: skip
     drips = [await drip_stream(address, server.port) for address in ("127.0.0.2", "127.0.0.3") for _ in range(2)]
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # time passes: the others' next text is later
     for _, writer in drips[1:]:  # the first one's text came longest ago
         writer.write(header({"type": "synthesize-chunk", "data": {"text": "e"}}))
-    await asyncio.sleep(0.3)
+    for _ in range(100):  # until the server has read all seven deltas
+        if server.log().count("Event in: synthesize-chunk") >= 7:
+            break
+        await asyncio.sleep(0.05)
     reply = await one_shot(server.port, "The front door is locked.")  # Home Assistant, from its own address
     assert_well_formed(reply, streaming=False)
     assert [await closed(reader) for reader, _ in drips] == [True, False, False, False]

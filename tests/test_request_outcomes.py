@@ -266,3 +266,15 @@ async def test_refused_before_speaking_is_a_request_too(streaming, refusal):
         assert reply.types == ["error"] and reply.cut_off is streaming
     assert [record["outcome"] for record in figures] == ["failed"]  # its one figures line
     assert figures[0]["voice"] == (voice or "en/default") and engine.texts == []
+
+
+async def test_the_figures_hold_each_spoken_sentence_once_with_its_chunks():
+    # The first sentence makes no audio (an engine may make none of a sentence); the second makes three chunks.
+    engine = FakeEngine(Plan(chunks=0), Plan(chunks=3, samples=2400))
+    async with serving(engine) as server, AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(Synthesize(text="Silent one. Spoken two.").event())
+        await rest(client, streaming=False)
+        [record] = await server.figures(1)
+    [sentence] = record["sentences"]
+    assert sentence["chunks"] == [2400, 2400, 2400] and sentence["chars"] == len("Spoken two.")
+    assert 0 <= sentence["ready_s"] <= sentence["first_s"] <= sentence["done_s"] <= record["wall_s"]

@@ -180,6 +180,7 @@ class Reply:
         self._framer = PcmFramer(samples_per_chunk)
         self._figures_file = figures_file
         self._begun = time.monotonic()
+        self._sentence = -1  # the sentence the last chunk spoke
 
     async def audio(self, spoken: SpokenAudio) -> None:
         """A chunk of the request's speech, framed into the connection's chunks (raises ConnectionError)."""
@@ -192,7 +193,8 @@ class Reply:
         if spoken.engine not in figures.engines:
             figures.engines.append(spoken.engine)
         now = time.monotonic() - self._begun
-        if not figures.sentences or spoken.sentence > len(figures.sentences):  # a sentence's first chunk
+        if spoken.sentence != self._sentence:  # a sentence's first chunk (one the engine made none of is left out)
+            self._sentence = spoken.sentence
             ready = spoken.ready_at - self._begun
             figures.sentences.append(
                 SentenceFigures(spoken.sentence_chars, spoken.translation, spoken.voice_from, ready, first_s=now)

@@ -22,7 +22,7 @@ from wyoming.tts import SynthesizeStopped
 from .audio import CHANNELS, RATE, WIDTH, PcmFramer
 from .echo import clip, describe_event
 from .figures import FiguresFile, RequestFigures, SentenceFigures
-from .speech import SpokenAudio
+from .speech import ReadySentence, SpokenAudio
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class Reply:
         self._framer = PcmFramer(samples_per_chunk)
         self._figures_file = figures_file
         self._begun = time.monotonic()
-        self._sentence = -1  # the sentence the last chunk spoke
+        self._sentence: ReadySentence | None = None  # the sentence the last chunk spoke
 
     async def audio(self, spoken: SpokenAudio) -> None:
         """A chunk of the request's speech, framed into the connection's chunks (raises ConnectionError)."""
@@ -192,18 +192,23 @@ class Reply:
         figures.engine_chunks.append(samples)
         if spoken.engine not in figures.engines:
             figures.engines.append(spoken.engine)
-        now = time.monotonic() - self._begun
-        if spoken.sentence != self._sentence:  # a sentence's first chunk (one the engine made none of is left out)
-            self._sentence = spoken.sentence
-            ready = spoken.ready_at - self._begun
-            figures.sentences.append(
-                SentenceFigures(spoken.sentence_chars, spoken.translation, spoken.voice_from, ready, first_s=now)
-            )
-        sentence = figures.sentences[-1]
-        sentence.done_s = now
-        sentence.chunks.append(samples)
+        if spoken.sentence is not None:
+            self._count_in_sentence(spoken.sentence, spoken.voice_from, samples)
         for framed in self._framer.add(spoken):
             await self._send(framed)
+
+    def _count_in_sentence(self, sentence: ReadySentence, voice_from: str, samples: int) -> None:
+        """A chunk of `sentence` in the figures: its first opens the sentence's entry (a silent one has none)."""
+        now = time.monotonic() - self._begun
+        if sentence is not self._sentence:
+            self._sentence = sentence
+            ready = sentence.ready_at - self._begun
+            self.figures.sentences.append(
+                SentenceFigures(sentence.chars, sentence.translation, voice_from, ready, first_s=now)
+            )
+        entry = self.figures.sentences[-1]
+        entry.done_s = now
+        entry.chunks.append(samples)
 
     async def write_closing(self, outcome: Outcome, failure: Failure | None = None, chars: int = 0) -> None:
         """Write the closing events of `outcome`, then the request's figures (also when the events could not go out)."""

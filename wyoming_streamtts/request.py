@@ -159,9 +159,8 @@ class Request:
     async def _write_closing(self, outcome: Outcome, failure: Failure | None) -> None:
         self.outcome = outcome
         try:
-            await self.reply.write_closing(
-                outcome, failure, self._sentence_chars or self._chars
-            )  # refused: as received
+            chars = self._sentence_chars or self._chars  # refused before splitting: as received
+            await self.reply.write_closing(outcome, failure, chars)
         finally:
             self.state = State.ENDED
             self._ended.set()

@@ -26,6 +26,17 @@ PickVoice = Callable[[str], Awaitable[Voice]]
 _NO_MORE = object()
 
 
+@dataclass(frozen=True, eq=False)
+class ReadySentence:
+    """A sentence ready for the engine: in its voice's language, and how it got there (its chunks share it)."""
+
+    voice: Voice
+    text: str
+    chars: int  # as it came, before translation
+    translation: str  # how it reached the voice's language ("" without a translator)
+    ready_at: float  # time.monotonic() when it was ready
+
+
 @dataclass
 class SpokenAudio(EngineAudio):
     """A chunk of a request's speech, with the voice that spoke it and how long its sentence's engine took to it."""
@@ -33,21 +44,7 @@ class SpokenAudio(EngineAudio):
     voice: str = ""
     language: str = ""
     engine_s: float = 0.0  # from its sentence reaching the engine to this chunk
-    sentence: int = 0  # which sentence of the request it speaks, from 1
-    sentence_chars: int = 0  # that sentence's length as it came, before translation
-    translation: str = ""  # how that sentence reached the voice's language ("" without a translator)
-    ready_at: float = 0.0  # time.monotonic() when that sentence was ready for the engine (translated)
-
-
-@dataclass(frozen=True)
-class _Ready:
-    """A sentence ready for the engine."""
-
-    voice: Voice
-    text: str
-    chars: int  # as it came
-    translation: str
-    at: float
+    sentence: ReadySentence | None = None  # the sentence it speaks
 
 
 class NothingToSayError(Exception):
@@ -83,8 +80,7 @@ async def speak(
                         chunk.rate, chunk.width, chunk.channels, chunk.audio,
                         engine=made_by[0], voice_from=made_by[1],
                         voice=sentence_voice.name, language=sentence_voice.language,
-                        engine_s=time.monotonic() - began, sentence=spoken, sentence_chars=sentence.chars,
-                        translation=sentence.translation, ready_at=sentence.at,
+                        engine_s=time.monotonic() - began, sentence=sentence,
                     )  # fmt: skip
             _LOGGER.debug("Spoke sentence %d", spoken)
     if spoken == 0:
@@ -93,7 +89,7 @@ async def speak(
 
 async def _prepared(
     sentences: AsyncIterator[str], voice: Voice, translator: Translator | None, pick_voice: PickVoice | None
-) -> AsyncGenerator[_Ready, None]:
+) -> AsyncGenerator[ReadySentence, None]:
     """Each sentence with the voice that speaks it, translated into the voice's language; silent ones left out."""
     number = 0
     try:
@@ -106,7 +102,7 @@ async def _prepared(
             if not has_words(text):
                 _LOGGER.debug("Sentence %d has nothing to say after translation: skipped", number)
                 continue
-            yield _Ready(voice, text, len(sentence), how, time.monotonic())
+            yield ReadySentence(voice, text, len(sentence), how, time.monotonic())
     except TranslationError:
         raise
     except Exception as err:  # a broken detector or translator fails the request, named as translation

@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from wyoming.server import AsyncServer, AsyncStdioServer
@@ -20,7 +21,9 @@ from .engine import EngineError
 from .figures import CLOSE_TIMEOUT_S as FIGURES_CLOSE_S
 from .handler import StreamTtsEventHandler
 from .service import ATTRIBUTION, create_service
+from .settings import EngineSettings
 from .translation import TranslationError
+from .web.server import WebServer
 
 _LOGGER = logging.getLogger("wyoming_streamtts")
 
@@ -52,7 +55,11 @@ async def main(argv: list[str] | None = None) -> int:
     handler_factory = partial(StreamTtsEventHandler, service, connections)
     loop = asyncio.get_running_loop()
     stop_by = None
+    web = None
     try:
+        if settings.server.http is not None:
+            web = WebServer(service, connections, settings.server.http, _piper_folder(settings.engines))
+            await web.start()
         if isinstance(server, AsyncStdioServer):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)  # started: a signal now ends the process as usual
             signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -65,13 +72,24 @@ async def main(argv: list[str] | None = None) -> int:
             await connections.drain(settings.server.shutdown_grace_s)
             await server.stop()
     except OSError as err:
-        _LOGGER.error("Cannot listen on %s: %s", uri, err)
+        where = uri if web is None or web.started else f"the web page's port {web.settings.port}"
+        _LOGGER.error("Cannot listen on %s: %s", where, err)
         return 2
     finally:
+        if web is not None:
+            await web.stop()
         await service.close()
         if service.figures_file is not None:
             await service.figures_file.close(FIGURES_CLOSE_S if stop_by is None else _rest(stop_by, FIGURES_CLOSE_S))
     return 0
+
+
+def _piper_folder(engines: EngineSettings) -> Path | None:
+    """Where the web page puts Piper voices; None when there is no data folder (no home, no --piper-voices)."""
+    try:
+        return engines.piper_folder()
+    except EngineError:
+        return None
 
 
 def server_for(uri: str) -> AsyncServer:

@@ -18,6 +18,7 @@ from .settings import (
     XTTS_PRECISIONS,
     XTTS_VOCODERS,
     EngineSettings,
+    HttpSettings,
     ServerSettings,
     Settings,
     TranslatorSettings,
@@ -29,7 +30,7 @@ from .wire import EventLimits
 SAMPLING_FLAGS = ("temperature", "top_p", "top_k", "repetition_penalty", "speed")
 # The help's sections after the general options.
 LIMITS_ON_CLIENTS, TRANSLATION = "limits on clients", "translation (NLLB-200)"
-XTTS_ENGINE, PIPER_ENGINE = "xtts engine", "piper engine"
+XTTS_ENGINE, PIPER_ENGINE, WEB_PAGE = "xtts engine", "piper engine", "web page"
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,15 @@ FLAGS = (
     Flag("--download-piper-voice", action="append", metavar="NAME", group=PIPER_ENGINE,
         help="download this Piper voice (e.g. de_DE-thorsten-medium) into the Piper voices folder if it is not "
         "there yet (repeatable)"),
+    Flag("--http-port", type=int, check=at_least(1), metavar="PORT", group=WEB_PAGE,
+        help="serve the web page (voices, recording a cloned voice, trying voices, status) on PORT; off when not "
+        "given"),
+    Flag("--http-host", default=HttpSettings.host, metavar="ADDRESS", group=WEB_PAGE,
+        help="address the web page listens on; on any but a loopback address, changes (uploads, deletions) need "
+        "the token"),
+    Flag("--http-token", metavar="TOKEN", group=WEB_PAGE,
+        help="token the web page asks for before changes (default: none on loopback; elsewhere one made at start "
+        "and logged once)"),
     Flag("--figures-file", type=Path, metavar="PATH",
         help="append one JSON line per request to PATH: voice, language, how it ended, engines that spoke, "
         "characters, first chunk, the engine's first chunk, audio and wall seconds (never the text); written "
@@ -276,6 +286,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     limits = EventLimits(
         args.max_event_bytes, args.read_timeout, args.idle_timeout, args.stream_idle_timeout, args.stream_timeout
     )
+    http = None if args.http_port is None else HttpSettings(args.http_port, args.http_host, args.http_token)
     server = ServerSettings(
         uri=args.uri,
         name=args.name or args.zeroconf or ServerSettings.name,
@@ -296,6 +307,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         max_connections_per_peer=args.max_connections_per_peer,
         shutdown_grace_s=args.shutdown_grace,
         figures_file=args.figures_file,
+        http=http,
     )
     xtts = XttsSettings(
         model=args.xtts_model,

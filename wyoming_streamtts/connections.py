@@ -102,6 +102,11 @@ class Connections:
         return True
 
     @property
+    def count(self) -> int:
+        """Connections open now (the web page's status)."""
+        return len(self._open)
+
+    @property
     def closing(self) -> bool:
         """The server is stopping: no new request starts."""
         return self._closing

@@ -57,7 +57,12 @@ class Engine(ABC):
         """
 
     async def update_voices(self, cloned: list["Speaker"]) -> None:
-        """The voices folder was read again: these are the cloned speakers now."""
+        """The voices were read again (a reload, or an edit on the web page): these are the cloned speakers now,
+        and an engine with voice files of its own reads them again."""
+
+    async def prepare_voice(self, speaker: Speaker) -> None:
+        """Make a new cloned voice ready to speak before it is advertised (XTTS: its latents); raises
+        EngineError when it cannot be. Engines that need nothing of a recording do nothing."""
 
     async def reachable(self) -> bool:
         """Whether the engine can be reached now: asked in the background after it failed, so that no request

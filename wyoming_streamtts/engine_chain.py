@@ -3,7 +3,6 @@
 import importlib.util
 import logging
 import os
-from functools import partial
 
 from .engine import Engine, EngineError
 from .fallback import FallbackEngine
@@ -16,13 +15,19 @@ _LOGGER = logging.getLogger(__name__)
 def auto_engines(order: list[str], requested_device: str, device: str) -> list[str]:
     """The engines `--engine auto` tries: the --fallback order, without XTTS when `auto`
     found no GPU (CUDA or Apple's MPS): on a CPU it is far slower than real time."""
-    if "xtts" in order and requested_device == "auto" and device == "cpu":
-        # The first thing missing first: without the extra, --device cpu would only lead to it.
-        missing = importlib.util.find_spec("TTS") is None or importlib.util.find_spec("torch") is None
-        reason = needs_extra("xtts") if missing else "no GPU (--device cpu runs it on the CPU, slowly)"
+    if reason := _xtts_left_out(order, requested_device, device):
         _LOGGER.warning("Engine xtts unavailable: %s", reason)
         return [name for name in order if name != "xtts"]
     return order
+
+
+def _xtts_left_out(order: list[str], requested_device: str, device: str) -> str | None:
+    """Why `--engine auto` leaves XTTS out, or None when it tries it."""
+    if "xtts" not in order or requested_device != "auto" or device != "cpu":
+        return None
+    # The first thing missing first: without the extra, --device cpu would only lead to it.
+    missing = importlib.util.find_spec("TTS") is None or importlib.util.find_spec("torch") is None
+    return needs_extra("xtts") if missing else "no GPU (--device cpu runs it on the CPU, slowly)"
 
 
 def needs_extra(extra: str) -> str:
@@ -37,27 +42,31 @@ def needs_extra(extra: str) -> str:
     )
 
 
-def create_engine(settings: EngineSettings, cloned: list[Speaker], device: str) -> Engine:
-    """The engine chain, XTTS on `device` (raises EngineError)."""
+def create_engine(settings: EngineSettings, cloned: list[Speaker], device: str) -> tuple[Engine, dict[str, str]]:
+    """The engine chain, XTTS on `device`, and why each engine of the order left out is unavailable (raises
+    EngineError)."""
     names = settings.engine_order()
-    build = partial(_try_engine, settings, cloned, device)
+    unavailable: dict[str, str] = {}
+
+    def build(name: str) -> Engine | None:
+        try:
+            return _build_engine(name, settings, cloned, device)
+        except EngineError as err:
+            _LOGGER.warning("Engine %s unavailable: %s", name, err)
+            unavailable[name] = str(err)
+            return None
+
     if settings.engine == "auto":
+        if reason := _xtts_left_out(names, settings.device, device):
+            unavailable["xtts"] = reason
         chain = [engine for engine in map(build, auto_engines(names, settings.device, device)) if engine]
     else:
         # The engine asked for must start; the ones after it are fallbacks.
         chain = [_build_engine(settings.engine, settings, cloned, device)]
         chain += [engine for engine in map(build, names[1:]) if engine]
     if len(chain) == 1:
-        return chain[0]
-    return FallbackEngine(chain, settings.check_interval_s)
-
-
-def _try_engine(settings: EngineSettings, cloned: list[Speaker], device: str, name: str) -> Engine | None:
-    try:
-        return _build_engine(name, settings, cloned, device)
-    except EngineError as err:
-        _LOGGER.warning("Engine %s unavailable: %s", name, err)
-        return None
+        return chain[0], unavailable
+    return FallbackEngine(chain, settings.check_interval_s), unavailable
 
 
 def _build_engine(name: str, settings: EngineSettings, cloned: list[Speaker], device: str) -> Engine:

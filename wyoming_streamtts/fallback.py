@@ -73,6 +73,16 @@ class FallbackEngine(Engine):
     async def update_voices(self, cloned: list[Speaker]) -> None:
         for engine in self.chain:
             await engine.update_voices(cloned)
+        self.languages = self.chain[0].languages  # an engine may have read new voice files
+        self.speakers = _speakers(self.chain)
+
+    async def prepare_voice(self, speaker: Speaker) -> None:
+        for engine in self.chain:
+            await engine.prepare_voice(speaker)
+
+    def is_down(self, engine: Engine) -> bool:
+        """Whether the engine failed and is skipped until a check finds it back."""
+        return engine.name in self._down
 
     def _set_down(self, engine: Engine) -> None:
         if engine.name not in self._down:
@@ -95,6 +105,11 @@ class FallbackEngine(Engine):
             check.cancel()
         for engine in self.chain:
             await engine.close()
+
+
+def chain_of(engine: Engine) -> list[Engine]:
+    """The engines that speak, in order: a chain's members, or the one engine."""
+    return engine.chain if isinstance(engine, FallbackEngine) else [engine]
 
 
 def _speakers(chain: list[Engine]) -> tuple[Speaker, ...]:

@@ -74,6 +74,15 @@ class LatentCache:
                 _LOGGER.error("Voice %s cannot be cloned: %s", speaker.name, err)
         _LOGGER.info("Voices warm: %d computed, %d loaded from disk", self.computed, self.loaded)
 
+    def forget(self, name: str) -> None:
+        """Drop a voice's latents (deleted, renamed or recorded again): from memory, and its entries on disk."""
+        task = self._tasks.pop(name, None)
+        if task is not None and not task.done():
+            task.cancel()
+        if self.folder is not None:
+            for entry in _entries_of(self.folder, name):
+                entry.unlink(missing_ok=True)
+
     def key(self, speaker: Speaker) -> str:
         digest = hashlib.sha256(self._model_fingerprint.encode())
         digest.update(self._settings.encode())
@@ -120,9 +129,8 @@ class LatentCache:
             torch.save({"gpt_cond_latent": latents[0].cpu(), "speaker_embedding": latents[1].cpu()}, partial)
             partial.replace(path)
             # Older entries of this voice belong to recordings or models no longer there.
-            own = re.compile(re.escape(name) + r"\.[0-9a-f]{24}\.pt")
-            for stale in path.parent.glob("*.pt"):
-                if stale != path and own.fullmatch(stale.name):
+            for stale in _entries_of(path.parent, name):
+                if stale != path:
                     stale.unlink(missing_ok=True)
         except (OSError, RuntimeError) as err:  # torch.save reports a full disk as RuntimeError
             path.with_suffix(".tmp").unlink(missing_ok=True)
@@ -132,6 +140,12 @@ class LatentCache:
             _LOGGER.log(
                 level, "Cannot write latent cache %s (%s%s); voices stay cached in memory only", path, err, _free(path)
             )
+
+
+def _entries_of(folder: Path, name: str) -> list[Path]:
+    """The cache entries of one voice, whatever its recordings were."""
+    own = re.compile(re.escape(name) + r"\.[0-9a-f]{24}\.pt")
+    return [entry for entry in folder.glob("*.pt") if own.fullmatch(entry.name)]
 
 
 def _enterable(folder: Path) -> Path | None:

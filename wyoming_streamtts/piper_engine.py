@@ -1,5 +1,6 @@
 """Piper: natural neural voices, offline, fast on a CPU (OHF-Voice's piper-tts)."""
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -49,29 +50,51 @@ class PiperEngine(Engine):
     def __init__(self, voices_dir: Path) -> None:
         if problem := unreadable(voices_dir):
             raise EngineError(f"cannot read the Piper voices: {problem}")
+        self._folder = voices_dir
         self._by_voice: dict[tuple[str, str], PiperSpeaker] = {}
-        for model_path in sorted(voices_dir.glob("*.onnx")) if voices_dir.is_dir() else []:
-            for speaker in _load(model_path):
-                if (speaker.language, speaker.name) in self._by_voice and speaker.region:
-                    # en_GB-alan beside en_US-alan: the second is en/alan-us.
-                    speaker = dataclasses.replace(speaker, name=f"{speaker.name}-{speaker.region.code.lower()}")
-                key = (speaker.language, speaker.name)
-                if key in self._by_voice:
-                    _LOGGER.warning("Skipping Piper voice %s: %s/%s is already taken", model_path, *key)
-                    continue
-                self._by_voice[key] = speaker
+        self._loaded: dict[tuple[Path, float], list[PiperSpeaker]] = {}  # a reload loads only changed files
+        self._scan()
         if not self._by_voice:
             raise EngineError(
                 f"no Piper voices in {voices_dir} (put NAME.onnx with NAME.onnx.json there, "
                 "or add --download-piper-voice NAME)"
             )
-        self.languages = frozenset(language for language, _ in self._by_voice)
-        languages_of: dict[str, set[str]] = {}
-        for language, name in self._by_voice:
-            languages_of.setdefault(name, set()).add(language)
-        self.speakers = tuple(self._speaker(name, languages) for name, languages in languages_of.items())
         # One worker: requests take turns sentence by sentence, and a 2-core box stays responsive.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
+
+    def _scan(self) -> None:
+        """Read the folder's voices: those loaded before and unchanged are kept as they are."""
+        by_voice: dict[tuple[str, str], PiperSpeaker] = {}
+        loaded = {}
+        for model_path in sorted(self._folder.glob("*.onnx")) if self._folder.is_dir() else []:
+            key = (model_path, _changed_at(model_path))
+            loaded[key] = speakers = self._loaded[key] if key in self._loaded else _load(model_path)
+            for speaker in speakers:
+                if (speaker.language, speaker.name) in by_voice and speaker.region:
+                    # en_GB-alan beside en_US-alan: the second is en/alan-us.
+                    speaker = dataclasses.replace(speaker, name=f"{speaker.name}-{speaker.region.code.lower()}")
+                if (speaker.language, speaker.name) in by_voice:
+                    _LOGGER.warning("Skipping Piper voice %s: %s/%s is already taken", model_path, speaker.language,
+                                    speaker.name)  # fmt: skip
+                    continue
+                by_voice[speaker.language, speaker.name] = speaker
+        languages_of: dict[str, set[str]] = {}
+        for language, name in by_voice:
+            languages_of.setdefault(name, set()).add(language)
+        self._loaded, self._by_voice = loaded, by_voice
+        self.languages = frozenset(language for language, _ in by_voice)
+        self.speakers = tuple(self._speaker(name, languages) for name, languages in languages_of.items())
+
+    def voices_from(self, model_path: Path) -> list[str]:
+        """The voices (LANG/NAME) a model file gave when the folder was last read: none when it was skipped."""
+        models = {id(speaker.model) for key, speakers in self._loaded.items() if key[0] == model_path
+                  for speaker in speakers}  # fmt: skip
+        return sorted(f"{language}/{name}" for (language, name), voice in self._by_voice.items()
+                      if id(voice.model) in models)  # fmt: skip
+
+    async def update_voices(self, cloned: list[Speaker]) -> None:
+        # On the engine's one worker: no sentence is spoken while its voices change.
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._scan)
 
     def _speaker(self, name: str, languages: set[str]) -> Speaker:
         voices = [self._by_voice[language, name] for language in sorted(languages)]
@@ -107,6 +130,14 @@ class PiperEngine(Engine):
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _changed_at(model_path: Path) -> float:
+    """When the voice or its config last changed (0 when either is gone: then it is read, and skipped, again)."""
+    try:
+        return max(model_path.stat().st_mtime, model_path.with_name(model_path.name + ".json").stat().st_mtime)
+    except OSError:
+        return 0.0
 
 
 def _load(model_path: Path) -> list[PiperSpeaker]:

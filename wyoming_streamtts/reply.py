@@ -11,8 +11,9 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -21,7 +22,7 @@ from wyoming.tts import SynthesizeStopped
 
 from .audio import CHANNELS, RATE, WIDTH, PcmFramer
 from .echo import clip, describe_event
-from .figures import FiguresFile, RequestFigures, SentenceFigures
+from .figures import RequestFigures, SentenceFigures
 from .speech import ReadySentence, SpokenAudio
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,6 +69,19 @@ NOTHING_TO_SAY = Failure("Nothing to say: the text is empty", "empty-text", refu
 def too_long(chars: int, limit: int) -> Failure:
     text = f"The text is too long: {chars} characters, at most {limit} (--max-text-chars)"
     return Failure(text, "text-too-long", refused=True, lasting=True)
+
+
+class EventSink(Protocol):
+    """Where a request's events go: a Wyoming connection's Outbox, or the web's answer to one HTTP request."""
+
+    async def write(self, event: Event) -> None:
+        """Write one event (raises ConnectionError when the client is gone)."""
+
+    async def cut_off_failed_stream(self) -> None:
+        """End a failed streaming answer so that no client keeps it."""
+
+    def close(self) -> None:
+        """End the answer (a one-shot request that failed)."""
 
 
 class Outbox:
@@ -167,20 +181,22 @@ class Reply:
 
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: EventSink,
         streaming: bool,
         figures: RequestFigures,
         samples_per_chunk: int,
-        figures_file: FiguresFile | None = None,
+        record: Callable[[RequestFigures], None] | None = None,
     ) -> None:
+        """`outbox`: a connection's (Outbox), or any sink of events with its methods (the web's);
+        `record`: where the request's figures go once it has ended."""
         self.figures = figures
         self.audio_started = False
         self._outbox = outbox
         self._streaming = streaming
         self._framer = PcmFramer(samples_per_chunk)
-        self._figures_file = figures_file
+        self._record = record
         self._begun = time.monotonic()
-        self._sentence: ReadySentence | None = None  # the sentence the last chunk spoke
+        self.spoken: list[ReadySentence] = []  # the sentences as the engine spoke them (the web page shows them)
 
     async def audio(self, spoken: SpokenAudio) -> None:
         """A chunk of the request's speech, framed into the connection's chunks (raises ConnectionError)."""
@@ -200,8 +216,8 @@ class Reply:
     def _count_in_sentence(self, sentence: ReadySentence, voice_from: str, samples: int) -> None:
         """A chunk of `sentence` in the figures: its first opens the sentence's entry (a silent one has none)."""
         now = time.monotonic() - self._begun
-        if sentence is not self._sentence:
-            self._sentence = sentence
+        if not self.spoken or sentence is not self.spoken[-1]:
+            self.spoken.append(sentence)
             ready = sentence.ready_at - self._begun
             self.figures.sentences.append(
                 SentenceFigures(sentence.chars, sentence.translation, voice_from, ready, first_s=now)
@@ -226,8 +242,8 @@ class Reply:
             self.figures.wall_s = time.monotonic() - self._begun
             if (ended := _LOG_LINE_OF.get(outcome)) is not None:  # a failure has its own line, said as it is sent
                 _LOGGER.info("%s %s", ended, self.figures.describe())
-            if self._figures_file is not None:
-                self._figures_file.record(self.figures)
+            if self._record is not None:
+                self._record(self.figures)
 
     async def _finished(self) -> None:
         with contextlib.suppress(ConnectionError):

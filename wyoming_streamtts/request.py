@@ -17,7 +17,7 @@ from wyoming.tts import SynthesizeVoice
 from .echo import clip
 from .engine import EngineError
 from .figures import RequestFigures
-from .reply import NOTHING_TO_SAY, Failure, Outbox, Outcome, Reply, too_long
+from .reply import NOTHING_TO_SAY, EventSink, Failure, Outcome, Reply, too_long
 from .service import Service
 from .speakable import SpeakableText
 from .speech import NothingToSayError, speak
@@ -38,7 +38,7 @@ class State(enum.Enum):
 class Request:
     """A one-shot request (`feed` once, then `end_text`) or a stream (text in pieces until its stop)."""
 
-    def __init__(self, service: Service, outbox: Outbox, requested: SynthesizeVoice | None, streaming: bool) -> None:
+    def __init__(self, service: Service, outbox: EventSink, requested: SynthesizeVoice | None, streaming: bool) -> None:
         settings = service.settings
         self.streaming = streaming
         self.state = State.RECEIVING
@@ -55,7 +55,7 @@ class Request:
         self._text_ended = False  # the client said its text has ended (a stream's stop)
         voice, refusal = _resolve(service, requested)
         figures = RequestFigures(voice.name, voice.language) if voice else RequestFigures(_asked(requested), "")
-        self.reply = Reply(outbox, streaming, figures, settings.samples_per_chunk, service.figures_file)
+        self.reply = Reply(outbox, streaming, figures, settings.samples_per_chunk, service.record)
         self._task = asyncio.create_task(self._run(service, voice, requested, refusal), name=f"request {figures.voice}")
 
     @property

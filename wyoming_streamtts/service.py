@@ -4,6 +4,7 @@ import asyncio
 import dataclasses
 import io
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,13 +17,15 @@ from .devices import decide_device, gpus_present
 from .echo import counted
 from .engine import Engine, EngineError
 from .engine_chain import create_engine
-from .figures import FiguresFile
+from .figures import FiguresFile, RequestFigures
 from .languages import LANGUAGES, XTTS_V2_LANGUAGES, normalize_language
 from .settings import EngineSettings, ServerSettings, Settings, TranslatorSettings
 from .translation import TranslationError, Translator
 from .voices import Speaker, Voice, VoiceCatalog, find_speakers
 
 _LOGGER = logging.getLogger(__name__)
+
+RECENT_REQUESTS = 50
 
 ATTRIBUTION = Attribution(name="wyoming-streamtts", url="https://github.com/wyoming-streamtts/wyoming-streamtts")
 
@@ -38,6 +41,12 @@ class Service:
     detector: LanguageDetector | None = None
     """Picks the voice for requests that name none, from the text's language."""
     figures_file: FiguresFile | None = None
+    device: str = "cpu"
+    """Where XTTS and NLLB run."""
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Engines of the order that did not start, and why."""
+    recent: deque[RequestFigures] = field(default_factory=lambda: deque(maxlen=RECENT_REQUESTS))
+    """The last requests' figures, for the web page's status."""
 
     describe_answer: bytes = field(init=False, repr=False)
     """The `info` event as it goes on the wire: built once per voice list, since with
@@ -46,6 +55,12 @@ class Service:
 
     def __post_init__(self) -> None:
         self.describe_answer = self.answer_for(self.catalog)
+
+    def record(self, figures: RequestFigures) -> None:
+        """An ended request's figures: kept among the recent ones, and written to --figures-file."""
+        self.recent.append(figures)
+        if self.figures_file is not None:
+            self.figures_file.record(figures)
 
     def answer_for(self, catalog: VoiceCatalog) -> bytes:
         """The describe answer with these voices (slow for many voices: run it off the loop)."""
@@ -79,16 +94,16 @@ class Service:
         return voice
 
     async def reload_voices(self) -> None:
-        """SIGHUP: read the voices folder again. Running requests keep the voice they have."""
+        """SIGHUP or an edit on the web page: read the voices again. Running requests keep the voice they have."""
         voices_dir = self.settings.voices_dir
         cloned = await asyncio.to_thread(find_speakers, voices_dir)
+        await self.engine.update_voices(cloned)  # first: an engine may have new voice files of its own
         try:
             catalog = build_catalog(self.settings, self.engine, cloned)
         except ValueError as err:
             _LOGGER.error("Voices not reloaded, the old ones stay: %s", err)
             return
         answer = await asyncio.to_thread(self.answer_for, catalog)
-        await self.engine.update_voices(cloned)
         before, after = set(self.catalog.speakers), set(catalog.speakers)
         self.catalog, self.describe_answer = catalog, answer
         _LOGGER.info(
@@ -147,7 +162,7 @@ def create_service(settings: Settings) -> Service:
         _LOGGER.warning("--voices-dir %s is not a folder: no cloned voices until it is made and has recordings",
                         voices_dir)  # fmt: skip
     cloned = find_speakers(voices_dir)
-    engine = create_engine(settings.engines, cloned, device)
+    engine, unavailable = create_engine(settings.engines, cloned, device)
     catalog = build_catalog(settings.server, engine, cloned)
     return Service(
         engine=engine,
@@ -156,6 +171,8 @@ def create_service(settings: Settings) -> Service:
         translator=create_translator(settings.translator, settings.engines, device),
         detector=create_detector(detected_languages(catalog, bool(settings.server.languages))),
         figures_file=create_figures_file(settings.server.figures_file),
+        device=device,
+        unavailable=unavailable,
     )
 
 

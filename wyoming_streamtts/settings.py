@@ -19,6 +19,15 @@ ENGINES = ("xtts", "gtts", "piper", "espeak")
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """The web page's HTTP server (--http-port)."""
+
+    port: int
+    host: str = "127.0.0.1"
+    token: str | None = None  # None: made at start when the host is not a loopback address
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     """The server and what every request on it shares."""
 
@@ -43,6 +52,7 @@ class ServerSettings:
     max_connections_per_peer: int = DEFAULT_MAX_CONNECTIONS_PER_PEER  # 0: no limit
     shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
     figures_file: Path | None = None  # one JSON line per request
+    http: HttpSettings | None = None  # None: no web page
 
 
 # The GPT's precision (xtts_precision.py); auto: int8 on a CPU, fp16 on CUDA, fp32 on Apple's GPU.

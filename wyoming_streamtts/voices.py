@@ -81,6 +81,8 @@ def find_speakers(voices_dir: Path | None) -> list[Speaker]:
         return []
     speakers = []
     for path in sorted(voices_dir.iterdir()):
+        if path.name.startswith("."):
+            continue  # hidden: a recording the web page has not finished adding, an editor's swap file
         candidates = sorted(path.iterdir()) if path.is_dir() else [path]
         for other in (p for p in candidates if p.suffix.lower() in _OTHER_AUDIO):
             _LOGGER.warning("Skipping %s: voices are WAV, MP3 or FLAC recordings (convert it, e.g. with ffmpeg)", other)

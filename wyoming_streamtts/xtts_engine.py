@@ -57,6 +57,7 @@ class XttsEngine(Engine):
         except BaseException:
             executor.shutdown(wait=False)  # the next engine of the chain speaks instead: no thread left behind
             raise
+        self.description = f"Coqui XTTS v2 on {device} ({precision})"  # the web page's status shows both
         self.rate: int = config.audio.output_sample_rate  # 24 kHz for XTTS v2
         self._codes = engine_codes(config.languages)  # the checkpoint's own list: 17 for XTTS v2
         self.languages = frozenset(self._codes)
@@ -91,11 +92,23 @@ class XttsEngine(Engine):
         self._warm_up = asyncio.create_task(self.latents.warm_up(list(self._cloned.values())))
 
     async def update_voices(self, cloned: list[Speaker]) -> None:
-        known = set(self._cloned)
+        before = self._cloned
         self._cloned = {speaker.name: speaker for speaker in cloned if speaker.name not in self._studio}
+        # A voice deleted, or one whose recordings changed: its latents go, from memory and disk.
+        known = {
+            name for name, speaker in self._cloned.items() if name in before and speaker.files == before[name].files
+        }
+        for name in set(before) - known:
+            self.latents.forget(name)
         # New recordings are warmed in the background, as at start-up; the rest stay cached.
         fresh = [speaker for name, speaker in self._cloned.items() if name not in known]
         self._rewarm = asyncio.create_task(self.latents.warm_up(fresh))
+
+    async def prepare_voice(self, speaker: Speaker) -> None:
+        try:
+            await self.latents.get(speaker)
+        except Exception as err:
+            raise EngineError(f"XTTS cannot clone a voice from this recording: {err}") from err
 
     async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
         if language not in self._codes:

@@ -217,9 +217,10 @@ def download(name: str, voices_dir: Path) -> None:
     if target.is_file() and target.with_name(target.name + ".json").is_file():
         return
     voices_dir.mkdir(parents=True, exist_ok=True)
-    _LOGGER.info("Downloading Piper voice %s into %s", name, voices_dir)
     # Into a scratch folder first: an interrupted download must not leave a half voice behind.
     with tempfile.TemporaryDirectory(dir=voices_dir, prefix=".download-") as scratch:
+        # Said once the folder is made and its removal is armed: a stop from here on takes it away.
+        _LOGGER.info("Downloading Piper voice %s into %s", name, voices_dir)
         try:
             download_voice(name, Path(scratch))
         except ValueError as err:

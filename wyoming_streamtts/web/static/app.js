@@ -312,10 +312,16 @@ $("add-form").addEventListener("submit", async (event) => {
   form.append("description", $("add-description").value);
   const notes = $("add-notes");
   notes.replaceChildren();
+  $("add-progress").textContent = `Checking the recording of ${$("add-name").value}…`;
+  $("add-progress").className = "";
   $("add-submit").disabled = true;
   try {
     const { body } = await api("api/cloned", { method: "POST", body: form });
     for (const note of body.notes) notes.append(el("li", note));
+    $("add-form").reset();
+    recorded = null;
+    $("record").textContent = "Record";
+    $("record-state").textContent = "";
     await follow(body.id);
   } catch (err) {
     $("add-progress").textContent = "Not added: " + err.message;

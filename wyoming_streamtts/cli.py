@@ -96,6 +96,14 @@ def engine_order(value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
+def openai_voice(value: str) -> tuple[str, str]:
+    """NAME=LANG/SPEAKER."""
+    name, _, voice = value.partition("=")
+    if not name.strip() or "/" not in voice:
+        raise argparse.ArgumentTypeError(f"{value!r}: give NAME=LANG/SPEAKER, e.g. alloy=en/ana")
+    return name.strip().lower(), voice.strip()
+
+
 def unknown_engines(names: tuple[str, ...]) -> str | None:
     unknown = [name for name in names if name not in ENGINES]
     return f"names unknown engines: {', '.join(unknown)} (known: {', '.join(ENGINES)})" if unknown else None
@@ -240,6 +248,9 @@ FLAGS = (
     Flag("--http-token", metavar="TOKEN", group=WEB_PAGE,
         help="token the web page asks for before changes (default: none on loopback; elsewhere one made at start "
         "and logged once)"),
+    Flag("--openai-voice", action="append", type=openai_voice, metavar="NAME=LANG/SPEAKER", group=WEB_PAGE,
+        help="speak OpenAI's voice NAME (alloy, echo, ...) on /v1/audio/speech with this voice (repeatable; "
+        "default: OpenAI's names spread over the default voice's language, the default voice first)"),
     Flag("--figures-file", type=Path, metavar="PATH",
         help="append one JSON line per request to PATH: voice, language, how it ended, engines that spoke, "
         "characters, first chunk, the engine's first chunk, audio and wall seconds (never the text); written "
@@ -286,7 +297,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
     limits = EventLimits(
         args.max_event_bytes, args.read_timeout, args.idle_timeout, args.stream_idle_timeout, args.stream_timeout
     )
-    http = None if args.http_port is None else HttpSettings(args.http_port, args.http_host, args.http_token)
+    http = None
+    if args.http_port is not None:
+        http = HttpSettings(args.http_port, args.http_host, args.http_token, tuple(args.openai_voice or ()))
     server = ServerSettings(
         uri=args.uri,
         name=args.name or args.zeroconf or ServerSettings.name,

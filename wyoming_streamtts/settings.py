@@ -25,6 +25,7 @@ class HttpSettings:
     port: int
     host: str = "127.0.0.1"
     token: str | None = None  # None: made at start when the host is not a loopback address
+    openai_voices: tuple[tuple[str, str], ...] = ()  # OpenAI voice names (alloy, ...) → LANG/SPEAKER
 
 
 @dataclass(frozen=True)

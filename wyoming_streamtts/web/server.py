@@ -23,7 +23,10 @@ from ..languages import LANGUAGES
 from ..reply import Reply
 from ..service import Service
 from ..settings import HttpSettings
-from .speaking import HttpError, WavStream, speak
+from .audio_formats import WavStream
+from .openai_api import OpenAiSpeech
+from .openai_api import error as openai_error
+from .speaking import HttpError, speak
 from .voice_edits import EditError, VoiceEditor
 
 _LOGGER = logging.getLogger(__name__)
@@ -71,6 +74,7 @@ class WebServer:
         app.router.add_delete("/api/cloned/{name}", self._delete)
         app.router.add_post("/api/piper", self._add_piper)
         app.router.add_delete("/api/piper/{file}", self._delete_piper)
+        OpenAiSpeech(self.service, self.connections, dict(self.settings.openai_voices)).add_routes(app)
         return app
 
     async def start(self) -> None:
@@ -88,14 +92,16 @@ class WebServer:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: object) -> web.StreamResponse:
-        if request.method in _CHANGES:
+        if request.path.startswith("/v1/"):  # API clients: the access token (when there is one), no CSRF
+            if self.token is not None and not self._authorized(request):
+                return openai_error("Incorrect API key: send the server's token as Authorization: Bearer TOKEN",
+                                    "invalid_api_key", 401)  # fmt: skip
+        elif request.method in _CHANGES:
             if not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), self.csrf):
                 return _error("This change did not come from the page (its CSRF token is missing): reload the page",
                               "csrf", 403)  # fmt: skip
-            if self.token is not None:
-                given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-                if not hmac.compare_digest(given, self.token):
-                    return _error("The token is needed for changes (the server logged it at start)", "token", 401)
+            if self.token is not None and not self._authorized(request):
+                return _error("The token is needed for changes (the server logged it at start)", "token", 401)
         try:
             response: web.StreamResponse = await handler(request)  # type: ignore[operator]
         except (EditError, HttpError) as err:
@@ -104,6 +110,10 @@ class WebServer:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
+
+    def _authorized(self, request: web.Request) -> bool:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        return self.token is not None and hmac.compare_digest(given, self.token)
 
     async def _page(self, request: web.Request) -> web.Response:
         page = _read_static("index.html").replace("{{csrf}}", self.csrf)

@@ -8,7 +8,6 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import Protocol
 
 from aiohttp import web
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -16,11 +15,11 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.tts import SynthesizeVoice
 
-from ..audio import RATE
 from ..connections import Connections
 from ..reply import Failure, Outcome, Reply
 from ..request import Request
 from ..service import Service
+from .audio_formats import Encoder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,43 +31,6 @@ STATUS_OF = {
     "too-many-connections": 429,
     "server-stopping": 503,
 }
-
-
-class Encoder(Protocol):
-    """A container for 24 kHz 16-bit mono PCM, written as the PCM comes."""
-
-    content_type: str
-
-    def start(self) -> bytes:
-        """What goes before the first samples (a header)."""
-
-    def add(self, pcm: bytes) -> bytes:
-        """Encoded bytes for these samples (may be empty while the encoder holds a frame)."""
-
-    def finish(self) -> bytes:
-        """The rest, once the audio has ended."""
-
-
-class WavStream:
-    """A WAV whose length is not known when it starts: the header says "as long as the file"
-    (0xFFFFFFFF), which browsers and players read to the end of the stream."""
-
-    content_type = "audio/wav"
-
-    def start(self) -> bytes:
-        unknown = 0xFFFFFFFF
-        return (
-            b"RIFF" + unknown.to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
-            + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + RATE.to_bytes(4, "little")
-            + (RATE * 2).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
-            + b"data" + unknown.to_bytes(4, "little")
-        )  # fmt: skip
-
-    def add(self, pcm: bytes) -> bytes:
-        return pcm
-
-    def finish(self) -> bytes:
-        return b""
 
 
 class HttpError(Exception):

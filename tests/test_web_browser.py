@@ -103,6 +103,9 @@ def test_a_person_with_only_a_browser_adds_a_voice_and_hears_it(start_server, op
     until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, 'button.play[data-voice="en/joe"]'))
 
     record(browser, 9)
+    # The recording can be heard before it is added: about the 9 s recorded.
+    recorded = "const p = document.getElementById('preview'); return !p.hidden && p.readyState > 0 && p.duration"
+    assert 7 < until(browser, lambda b: b.execute_script(recorded)) < 12
     outcome = add_voice(browser, "mic", "en")
     assert "mic is ready" in outcome and "reload the Wyoming integration" in outcome, outcome
     until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-cloned="mic"]'))

@@ -290,7 +290,9 @@ $("record").addEventListener("click", async () => {
       stream.getTracks().forEach((track) => track.stop());
       recorded = new Blob(chunks, { type: recorder.mimeType });
       $("record").textContent = "Record again";
-      $("record-state").textContent = `Recorded (${Math.round(recorded.size / 1024)} kB): it is checked when added`;
+      $("record-state").textContent = `Recorded (${Math.round(recorded.size / 1024)} kB): listen to it; it is ` +
+        "checked when added";
+      preview(recorded);
     };
     recorder.start();
     $("record").textContent = "Stop";
@@ -299,6 +301,16 @@ $("record").addEventListener("click", async () => {
     notice("The microphone cannot be used: " + err.message, true);
   }
 });
+
+// What was recorded or chosen, to listen to before adding it.
+function preview(blob) {
+  const player = $("preview");
+  if (player.src) URL.revokeObjectURL(player.src);
+  player.hidden = !blob;
+  if (blob) player.src = URL.createObjectURL(blob);
+}
+
+$("add-file").addEventListener("change", () => preview($("add-file").files[0]));
 
 $("add-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -320,6 +332,7 @@ $("add-form").addEventListener("submit", async (event) => {
     for (const note of body.notes) notes.append(el("li", note));
     $("add-form").reset();
     recorded = null;
+    preview(null);
     $("record").textContent = "Record";
     $("record-state").textContent = "";
     await follow(body.id);

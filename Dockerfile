@@ -5,10 +5,13 @@
 #   docker build -t wyoming-streamtts:cpu --build-arg EXTRAS=translate,piper .
 # NLLB converter (PyTorch; run once, then removed: README, "Docker"):
 #   docker build -t wyoming-streamtts:nllb-torch --build-arg EXTRAS=nllb-torch .
+# Home Assistant add-on (stage `addon`, on Home Assistant's Debian base; addon/DOCS.md), for amd64 and arm64:
+#   docker buildx build --platform linux/arm64 --target addon \
+#     --build-arg BUILD_FROM=ghcr.io/home-assistant/aarch64-base-debian:bookworm --build-arg EXTRAS=translate,piper .
 # podman builds OCI images unless told otherwise, and the OCI format has no HEALTHCHECK: build with
 # `podman build --format docker ...` to keep it.
-ARG BASE=debian:bookworm-slim
-FROM ${BASE}
+ARG BUILD_FROM=debian:bookworm-slim
+FROM ${BUILD_FROM} AS server
 
 ARG EXTRAS=xtts,translate,nllb-torch,piper
 ENV DEBIAN_FRONTEND=noninteractive \
@@ -58,3 +61,18 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=300s --retries=3 \
     CMD ["/opt/venv/bin/python", "-m", "wyoming_streamtts.health", "--uri-of", "1"]
 ENTRYPOINT ["/opt/venv/bin/wyoming-streamtts", "--uri", "tcp://0.0.0.0:10200", "--data-dir", "/data", "--voices-dir", "/voices"]
 CMD []
+
+# The add-on: the same server, its flags from the add-on's options (wyoming_streamtts/addon.py). It runs as
+# root, as the Supervisor's /data and /share belong to root; no s6 init (config.yaml: init: false).
+FROM server AS addon
+ARG BUILD_ARCH=amd64
+ARG BUILD_VERSION=0.1.0
+LABEL io.hass.type="addon" io.hass.arch="${BUILD_ARCH}" io.hass.version="${BUILD_VERSION}"
+# hadolint ignore=DL3002
+USER 0:0
+ENV HOME=/data
+WORKDIR /data
+ENTRYPOINT ["/opt/venv/bin/python", "-m", "wyoming_streamtts.addon"]
+
+# Without --target, the server image (the last stage is the default).
+FROM server

@@ -30,7 +30,8 @@ _LOGGER = logging.getLogger("wyoming_streamtts")
 
 async def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format=args.log_format)
+    level = logging.DEBUG if args.debug else getattr(logging, args.log_level.upper())
+    logging.basicConfig(level=level, format=args.log_format)
     settings = settings_from(args)
     uri = settings.server.uri
     try:
@@ -164,7 +165,7 @@ def _stop_while_starting(signum: int, _frame: object) -> None:
     raise StoppedWhileStarting(signum)
 
 
-def run() -> None:
+def run(argv: list[str] | None = None) -> None:
     # SIGHUP's default ends the process, and `systemctl reload` may come while voices or models load:
     # until the server listens (and reloads for real), a reload is only logged. SIGTERM has no default
     # for PID 1 (the Docker image): without a handler `docker stop` waited 10 s, then killed. Once the
@@ -175,7 +176,7 @@ def run() -> None:
         with asyncio.Runner() as runner:
             for signum in (signal.SIGTERM, signal.SIGINT):  # after the runner's own Ctrl-C handler
                 signal.signal(signum, _stop_while_starting)
-            code = runner.run(main())
+            code = runner.run(main(argv))
     except StoppedWhileStarting as stop:
         _LOGGER.info("Stopped while starting (%s)", stop)
         logging.shutdown()

@@ -31,6 +31,7 @@ SAMPLING_FLAGS = ("temperature", "top_p", "top_k", "repetition_penalty", "speed"
 # The help's sections after the general options.
 LIMITS_ON_CLIENTS, TRANSLATION = "limits on clients", "translation (NLLB-200)"
 XTTS_ENGINE, PIPER_ENGINE, WEB_PAGE = "xtts engine", "piper engine", "web page"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ FLAGS = (
     Flag("--repetition-penalty", type=within(float, 1.0, 20.0), group=XTTS_ENGINE,
         help="against repeated sounds, 1-20 (default: the model's config.json)"),
     Flag("--speed", type=within(float, 0.25, 4.0), group=XTTS_ENGINE,
-        help="speaking rate of XTTS voices, 0.25-4 (default: 1.0)"),
+        help="speaking rate of XTTS and Piper voices, 0.25-4 (default: 1.0)"),
     Flag("--piper-voices", type=Path, metavar="DIR", group=PIPER_ENGINE,
         help="folder of Piper voices: each NAME.onnx with its NAME.onnx.json (default: DATA_DIR/piper)"),
     Flag("--download-piper-voice", action="append", metavar="NAME", group=PIPER_ENGINE,
@@ -248,6 +249,9 @@ FLAGS = (
     Flag("--http-token", metavar="TOKEN", group=WEB_PAGE,
         help="token the web page asks for before changes (default: none on loopback; elsewhere one made at start "
         "and logged once)"),
+    Flag("--http-trusted-peer", action="append", metavar="ADDRESS", group=WEB_PAGE,
+        help="changes from this address need no token: a proxy that authenticates its users itself, such as Home "
+        "Assistant's ingress (172.30.32.2) (repeatable)"),
     Flag("--openai-voice", action="append", type=openai_voice, metavar="NAME=LANG/SPEAKER", group=WEB_PAGE,
         help="speak OpenAI's voice NAME (alloy, echo, ...) on /v1/audio/speech with this voice (repeatable; "
         "default: OpenAI's names spread over the default voice's language, the default voice first)"),
@@ -255,6 +259,8 @@ FLAGS = (
         help="append one JSON line per request to PATH: voice, language, how it ended, engines that spoke, "
         "characters, first chunk, the engine's first chunk, audio and wall seconds (never the text); written "
         "on a thread of its own, so a file or pipe that takes no line for now holds up no request"),
+    Flag("--log-level", choices=LOG_LEVELS, default="info",
+        help="least important log lines kept"),
     Flag("--debug", action="store_true",
         help="log at DEBUG level (includes text)"),
     Flag("--log-format", default=logging.BASIC_FORMAT,
@@ -299,7 +305,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
     http = None
     if args.http_port is not None:
-        http = HttpSettings(args.http_port, args.http_host, args.http_token, tuple(args.openai_voice or ()))
+        http = HttpSettings(args.http_port, args.http_host, args.http_token, tuple(args.openai_voice or ()),
+                            tuple(args.http_trusted_peer or ()))  # fmt: skip
     server = ServerSettings(
         uri=args.uri,
         name=args.name or args.zeroconf or ServerSettings.name,

@@ -102,7 +102,7 @@ def _build_engine(name: str, settings: EngineSettings, cloned: list[Speaker], de
             from .piper_engine import PiperEngine  # noqa: PLC0415
         except ImportError as err:
             raise EngineError(f"The piper engine cannot start: {needs_extra('piper')} ({err})") from err
-        return PiperEngine(settings.piper_folder())
+        return PiperEngine(settings.piper_folder(), speed=settings.xtts.sampling.get("speed"))
     from .espeak_engine import EspeakEngine  # noqa: PLC0415
 
     return EspeakEngine()

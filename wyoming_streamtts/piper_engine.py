@@ -47,10 +47,12 @@ class PiperEngine(Engine):
     description = "Piper (offline neural voices)"
     attribution = Attribution(name="Piper", url="https://github.com/OHF-Voice/piper1-gpl")
 
-    def __init__(self, voices_dir: Path) -> None:
+    def __init__(self, voices_dir: Path, speed: float | None = None) -> None:
+        """`speed`: the speaking rate (--speed), on each voice's own (its length_scale)."""
         if problem := unreadable(voices_dir):
             raise EngineError(f"cannot read the Piper voices: {problem}")
         self._folder = voices_dir
+        self._speed = speed or 1.0
         self._by_voice: dict[tuple[str, str], PiperSpeaker] = {}
         self._loaded: dict[tuple[Path, float], list[PiperSpeaker]] = {}  # a reload loads only changed files
         self._scan()
@@ -106,7 +108,8 @@ class PiperEngine(Engine):
 
     def _chunks(self, text: str, language: str, speaker: str) -> Iterator[AudioChunk]:
         voice = self._pick(language, speaker)
-        config = SynthesisConfig(speaker_id=voice.speaker_id)
+        length_scale = voice.model.config.length_scale / self._speed if self._speed != 1.0 else None
+        config = SynthesisConfig(speaker_id=voice.speaker_id, length_scale=length_scale)
         try:
             for chunk in voice.model.synthesize(text, config):
                 yield AudioChunk(

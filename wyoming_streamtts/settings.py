@@ -26,6 +26,7 @@ class HttpSettings:
     host: str = "127.0.0.1"
     token: str | None = None  # None: made at start when the host is not a loopback address
     openai_voices: tuple[tuple[str, str], ...] = ()  # OpenAI voice names (alloy, ...) → LANG/SPEAKER
+    trusted_peers: tuple[str, ...] = ()  # addresses whose changes need no token (Home Assistant's ingress)
 
 
 @dataclass(frozen=True)

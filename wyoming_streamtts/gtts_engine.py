@@ -7,13 +7,13 @@ urllib3's warning for the whole process), so the requests are sent here instead.
 
 import asyncio
 import base64
+import io
 import logging
 import os
 import re
 from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import miniaudio
 import requests
 from gtts import gTTS
 from gtts.lang import tts_langs
@@ -22,6 +22,7 @@ from wyoming.info import Attribution
 
 from .engine import Engine, EngineError, iterate_in_executor
 from .languages import engine_codes
+from .recordings import RecordingError, decode, pcm16
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,12 +59,10 @@ class GttsEngine(Engine):
             for body in bodies:
                 mp3 = self._request(session, body)
                 try:
-                    decoded = miniaudio.mp3_read_s16(mp3)
-                except miniaudio.DecodeError as err:
+                    decoded = decode(io.BytesIO(mp3))
+                except RecordingError as err:
                     raise EngineError(f"Google TTS sent audio that could not be decoded: {err}") from err
-                yield AudioChunk(
-                    rate=decoded.sample_rate, width=2, channels=decoded.nchannels, audio=decoded.samples.tobytes()
-                )
+                yield AudioChunk(rate=decoded.rate, width=2, channels=1, audio=pcm16(decoded))
 
     def _request(self, session: requests.Session, body: str) -> bytes:
         """One piece's MP3, over verified TLS."""

@@ -1,14 +1,15 @@
-"""A reference recording for a cloned voice, checked before it is accepted: decoded, judged in plain
-words, trimmed of leading and trailing silence, and stored as a mono WAV the voices folder reads.
+"""Recordings decoded, and a reference recording for a cloned voice checked before it is accepted: judged
+in plain words, trimmed of leading and trailing silence, and stored as a mono WAV the voices folder reads.
 
 Decoding is FFmpeg's, through PyAV: WAV, FLAC, MP3, OGG (Vorbis, Opus), M4A (AAC) and the WebM a
-browser records all decode the same way.
+browser records all decode the same way (and Google's MP3 for gTTS).
 """
 
 import logging
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -44,10 +45,10 @@ class Recording:
         return len(self.samples) / self.rate
 
 
-def decode(path: Path) -> Recording:
+def decode(source: Path | BinaryIO) -> Recording:
     """The file's audio as mono float samples (raises RecordingError for anything that is not audio)."""
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(source) if isinstance(source, Path) else source, mode="r") as container:
             if not container.streams.audio:
                 raise RecordingError("The file holds no audio")
             stream = container.streams.audio[0]
@@ -71,6 +72,24 @@ def decode(path: Path) -> Recording:
     if not len(samples) or not rate:
         raise RecordingError("The file holds no audio")
     return Recording(np.clip(samples, -1.0, 1.0), int(rate))
+
+
+def duration_s(path: Path) -> float:
+    """How long a recording is, from its header where it says (raises RecordingError when it is not audio)."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise RecordingError("The file holds no audio")
+            if container.duration:
+                return container.duration / av.time_base
+            return decode(path).seconds
+    except (av.FFmpegError, OSError, ValueError, IndexError) as err:
+        raise RecordingError(str(err)) from err
+
+
+def pcm16(recording: Recording) -> bytes:
+    """16-bit little-endian samples of a recording."""
+    return np.clip(np.rint(recording.samples * 32767.0), -32768, 32767).astype("<i2").tobytes()
 
 
 def check(recording: Recording) -> Recording:
@@ -124,14 +143,13 @@ def check(recording: Recording) -> Recording:
 
 def write_wav(recording: Recording, path: Path) -> None:
     """16-bit mono WAV at the recording's rate, written whole under a temporary name, then renamed into place."""
-    pcm = np.clip(np.rint(recording.samples * 32767.0), -32768, 32767).astype("<i2")
     partial = path.with_name(f".{path.name}.part")
     try:
         with wave.open(str(partial), "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(recording.rate)
-            out.writeframes(pcm.tobytes())
+            out.writeframes(pcm16(recording))
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)

@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import miniaudio
 from wyoming.info import Attribution, TtsVoice
 from wyoming.tts import SynthesizeVoice
 
 from .echo import clip
 from .languages import LANGUAGES, UnknownLanguageError, normalize_language, ordered, region_of
+from .recordings import RecordingError, duration_s
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -104,12 +104,12 @@ def find_speakers(voices_dir: Path | None) -> list[Speaker]:
 def _decodes(path: Path) -> bool:
     """True for a recording that decodes; warns about a length unfit for cloning."""
     try:
-        info = miniaudio.get_file_info(str(path))
-    except (miniaudio.DecodeError, OSError) as err:
+        seconds = duration_s(path)
+    except RecordingError as err:
         _LOGGER.warning("Skipping voice recording %s: it cannot be decoded (%s)", path, err)
         return False
-    if not _REFERENCE_SECONDS[0] <= info.duration <= _REFERENCE_SECONDS[1]:
-        _LOGGER.warning("Voice recording %s is %.1f s long; 6 to 30 s of clean speech clone best", path, info.duration)
+    if not _REFERENCE_SECONDS[0] <= seconds <= _REFERENCE_SECONDS[1]:
+        _LOGGER.warning("Voice recording %s is %.1f s long; 6 to 30 s of clean speech clone best", path, seconds)
     return True
 
 

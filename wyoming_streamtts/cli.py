@@ -175,6 +175,9 @@ FLAGS = (
         help="seconds running requests may take to finish on SIGTERM before they end with an error"),
     Flag("--no-streaming", action="store_true",
         help="do not advertise or accept streaming text input (synthesize-start/chunk/stop)"),
+    Flag("--keep-numbers", action="store_true",
+        help="hand numbers, units (kWh, km/h, °C), dates, times and money to the engine as written, instead of "
+        "as words in the voice's language"),
     Flag("--keep-markdown", action="store_true",
         help="read the text as it comes; by default markdown (an LLM's **, #, lists, links, URLs, code blocks) and"
         " emoji are turned into what a person would read aloud"),
@@ -318,6 +321,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         samples_per_chunk=args.samples_per_chunk,
         streaming=not args.no_streaming,
         speakable=not args.keep_markdown,
+        normalise=not args.keep_numbers,
         max_sentence_chars=args.max_sentence_chars,
         first_clause_chars=args.first_clause_chars,
         max_text_chars=args.max_text_chars,

@@ -138,7 +138,7 @@ class Request:
         pick = service.voice_for_text if names_none and service.detector is not None else None
         translator = None if pick else service.translator
         try:
-            audio = speak(self._queued(), voice, service.engine, translator, pick)
+            audio = speak(self._queued(), voice, service.engine, translator, pick, service.normaliser)
             async with contextlib.aclosing(audio):
                 async for chunk in audio:
                     await self.reply.audio(chunk)

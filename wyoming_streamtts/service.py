@@ -19,6 +19,7 @@ from .engine import Engine, EngineError
 from .engine_chain import create_engine
 from .figures import FiguresFile, RequestFigures
 from .languages import LANGUAGES, XTTS_V2_LANGUAGES, normalize_language
+from .normalise import Normaliser
 from .settings import EngineSettings, ServerSettings, Settings, TranslatorSettings
 from .translation import TranslationError, Translator
 from .voices import Speaker, Voice, VoiceCatalog, find_speakers
@@ -41,6 +42,8 @@ class Service:
     detector: LanguageDetector | None = None
     """Picks the voice for requests that name none, from the text's language."""
     figures_file: FiguresFile | None = None
+    normaliser: Normaliser | None = None
+    """Numbers, units, dates and money in words (off: --keep-numbers)."""
     device: str = "cpu"
     """Where XTTS and NLLB run."""
     unavailable: dict[str, str] = field(default_factory=dict)
@@ -171,6 +174,7 @@ def create_service(settings: Settings) -> Service:
         translator=create_translator(settings.translator, settings.engines, device),
         detector=create_detector(detected_languages(catalog, bool(settings.server.languages))),
         figures_file=create_figures_file(settings.server.figures_file),
+        normaliser=Normaliser() if settings.server.normalise else None,
         device=device,
         unavailable=unavailable,
     )

@@ -44,6 +44,8 @@ class ServerSettings:
     streaming: bool = True
     speakable: bool = True
     """Markdown and emoji become what a person would read aloud (off: --keep-markdown)."""
+    normalise: bool = True
+    """Numbers, units, dates, times and money become words in the voice's language (off: --keep-numbers)."""
     max_sentence_chars: int = DEFAULT_MAX_CHARS
     first_clause_chars: int = DEFAULT_FIRST_CLAUSE_CHARS
     """Streaming input without a translator starts speaking at the first clause this long (0: off)."""

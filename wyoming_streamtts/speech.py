@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .engine import Engine, EngineAudio
+from .normalise import Normaliser
 from .splitter import has_words
 from .translation import Translation, TranslationError, Translator
 from .voices import Voice
@@ -57,6 +58,7 @@ async def speak(
     engine: Engine,
     translator: Translator | None = None,
     pick_voice: PickVoice | None = None,
+    normaliser: Normaliser | None = None,
 ) -> AsyncGenerator[SpokenAudio, None]:
     """Every sentence spoken in order, as it comes: the engine's chunks at its own rate.
 
@@ -64,7 +66,7 @@ async def speak(
     of a broken engine. Closing the stream stops the engine at its next chunk.
     """
     spoken = 0
-    ready = _one_ahead(_prepared(sentences, voice, translator, pick_voice))
+    ready = _one_ahead(_prepared(sentences, voice, translator, pick_voice, normaliser))
     async with contextlib.aclosing(ready):
         async for sentence in ready:
             spoken += 1
@@ -88,9 +90,14 @@ async def speak(
 
 
 async def _prepared(
-    sentences: AsyncIterator[str], voice: Voice, translator: Translator | None, pick_voice: PickVoice | None
+    sentences: AsyncIterator[str],
+    voice: Voice,
+    translator: Translator | None,
+    pick_voice: PickVoice | None,
+    normaliser: Normaliser | None,
 ) -> AsyncGenerator[ReadySentence, None]:
-    """Each sentence with the voice that speaks it, translated into the voice's language; silent ones left out."""
+    """Each sentence with the voice that speaks it, translated into the voice's language, its numbers and units
+    in words of that language; silent ones left out."""
     number = 0
     try:
         async for sentence in sentences:
@@ -102,6 +109,8 @@ async def _prepared(
             if not has_words(text):
                 _LOGGER.debug("Sentence %d has nothing to say after translation: skipped", number)
                 continue
+            if normaliser is not None:
+                text = normaliser.normalise(text, voice.language)
             yield ReadySentence(voice, text, len(sentence), how, time.monotonic())
     except TranslationError:
         raise

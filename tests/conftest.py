@@ -217,10 +217,13 @@ async def describe(port: int, timeout: float = 10.0) -> Info:
     return Info.from_event(event)
 
 
-async def one_shot(port: int, text: str, voice: str | None = None, timeout: float = 60.0) -> Answer:
+async def one_shot(
+    port: int, text: str, voice: str | None = None, timeout: float = 60.0, text_format: str | None = None
+) -> Answer:
     """A one-shot `synthesize` on its own connection, as Home Assistant makes it."""
     async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None).event())
+        asked = SynthesizeVoice(name=voice) if voice else None
+        await client.write_event(Synthesize(text=text, voice=asked, text_format=text_format).event())
         return await read_reply(client, streaming=False, timeout=timeout)
 
 
@@ -231,11 +234,13 @@ async def stream_request(port: int, text: str, voice: str | None, piece: int, ti
     return await stream_deltas(port, deltas, voice, timeout)
 
 
-async def stream_deltas(port: int, deltas: list[str], voice: str | None, timeout: float = 60.0) -> Answer:
+async def stream_deltas(
+    port: int, deltas: list[str], voice: str | None, timeout: float = 60.0, text_format: str | None = None
+) -> Answer:
     """A streaming request of these deltas, then their whole text again for old servers, then the stop."""
     synthesize_voice = SynthesizeVoice(name=voice) if voice else None
     async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(SynthesizeStart(voice=synthesize_voice).event())
+        await client.write_event(SynthesizeStart(voice=synthesize_voice, text_format=text_format).event())
         for delta in deltas:
             await client.write_event(SynthesizeChunk(text=delta).event())
         await client.write_event(Synthesize(text="".join(deltas), voice=synthesize_voice).event())

@@ -76,7 +76,7 @@ def test_a_number_cut_across_deltas_is_read_whole(start_server, tmp_path):
 
 
 async def test_the_request_path_hands_the_engine_words():
-    from wyoming_streamtts.speech import speak  # noqa: PLC0415
+    from wyoming_streamtts.speech import Reading, speak  # noqa: PLC0415
     from wyoming_streamtts.voices import Voice  # noqa: PLC0415
 
     engine = FakeEngine()
@@ -84,7 +84,7 @@ async def test_the_request_path_hands_the_engine_words():
     async def sentences():
         yield "It is 21 °C."
 
-    async for _ in speak(sentences(), Voice("en", "default"), engine, normaliser=Normaliser()):
+    async for _ in speak(sentences(), Voice("en", "default"), engine, reading=Reading(Normaliser())):
         pass
     assert engine.texts == ["It is twenty-one degrees Celsius."]
 

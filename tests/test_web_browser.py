@@ -171,3 +171,28 @@ def test_a_recording_of_silence_is_refused_on_the_page(start_server, open_browse
     outcome = add_voice(browser, "nobody")
     assert "Not added" in outcome and "silent" in outcome, outcome
     assert not [path for path in (tmp_path / "voices").rglob("*") if path.is_file()]
+
+
+def test_pronunciations_are_edited_on_the_page_and_spoken(start_server, open_browser, tmp_path):
+    server, port = start_web(start_server, tmp_path, "--data-dir", str(tmp_path / "data"))
+    browser = open_browser(spoken_recording(tmp_path / "reading.wav"))
+    browser.get(f"http://127.0.0.1:{port}/")
+    until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '#lexicon-language option[value="en"]'))
+    browser.execute_script("const s = document.getElementById('lexicon-language'); s.value = 'en';"
+                           "s.dispatchEvent(new Event('change'));")  # fmt: skip
+    box = browser.find_element(By.ID, "lexicon-text")
+    state = browser.find_element(By.ID, "lexicon-state")
+    box.send_keys("blorft kitchen")
+    browser.find_element(By.ID, "lexicon-save").click()
+    until(browser, lambda _: "Line 1" in state.text)
+    assert box.get_attribute("value") == "blorft kitchen"  # kept on the page for fixing
+    assert not (tmp_path / "data" / "lexicon" / "en.txt").exists()
+    box.clear()
+    box.send_keys("blorft = kitchen\n")
+    browser.find_element(By.ID, "lexicon-save").click()
+    until(browser, lambda _: state.text == "Saved: 1 entry")
+    assert (tmp_path / "data" / "lexicon" / "en.txt").read_text(encoding="utf-8") == "blorft = kitchen\n"
+    browser.refresh()
+    until(browser, lambda b: "✓" in b.find_element(By.CSS_SELECTOR, '#lexicon-language option[value="en"]').text)
+    answer = asyncio.run(one_shot(server.port, "Turn on the blorft lights.", "en/joe"))
+    assert not answer.errors and answer.seconds > 1

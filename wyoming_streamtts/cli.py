@@ -209,7 +209,8 @@ FLAGS = (
         help="accept the Coqui Public Model License of XTTS v2 (https://coqui.ai/cpml), needed to download it; "
         "COQUI_TOS_AGREED=1 does the same"),
     Flag("--data-dir", type=Path, group=XTTS_ENGINE,
-        help="where downloaded models, converted NLLB models and the latent cache live (default: "
+        help="where downloaded models, converted NLLB models, the latent cache and the pronunciation lexicons "
+        "(DATA_DIR/lexicon) live (default: "
         "$XDG_DATA_HOME/wyoming-streamtts, else ~/.local/share/wyoming-streamtts)"),
     Flag("--cache-dir", type=Path, group=XTTS_ENGINE,
         help="where conditioning latents of cloned voices and the CPU vocoder's export are kept "

@@ -13,6 +13,7 @@ from wyoming.info import Attribution
 
 from .engine import Engine, EngineError
 from .languages import engine_codes
+from .phonemes import as_espeak
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class EspeakEngine(Engine):
         assert process.stdin and process.stdout and process.stderr
         try:
             # Text goes through stdin so nothing in it can be read as an option.
-            process.stdin.write(text.encode("utf-8"))
+            process.stdin.write(as_espeak(text).encode("utf-8"))
             process.stdin.close()
             header = await process.stdout.read(_WAV_HEADER_BYTES)
             if len(header) == _WAV_HEADER_BYTES:

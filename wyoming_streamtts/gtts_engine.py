@@ -22,6 +22,7 @@ from wyoming.info import Attribution
 
 from .engine import Engine, EngineError, iterate_in_executor
 from .languages import engine_codes
+from .phonemes import as_words
 from .recordings import RecordingError, decode, pcm16
 
 _LOGGER = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class GttsEngine(Engine):
 
     def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
         lang = self._codes[language]
-        return iterate_in_executor(self._executor, lambda: self._pieces(text, lang))
+        return iterate_in_executor(self._executor, lambda: self._pieces(as_words(text), lang))
 
     def _pieces(self, text: str, lang: str) -> Iterator[AudioChunk]:
         bodies = gTTS(text, lang=lang, tld=self.tld).get_bodies()

@@ -159,19 +159,19 @@ class StreamTtsEventHandler:
             pass  # Home Assistant repeats the whole text for old servers: already streaming it
         elif Synthesize.is_type(event.type):
             synthesize = _parse(Synthesize.from_event, event)
-            request = await self._begin(synthesize.voice, streaming=False)
+            request = await self._begin(synthesize.voice, streaming=False, ssml=_is_ssml(synthesize.text_format))
             await request.feed(synthesize.text)
             request.end_text()
         elif not self.service.settings.streaming:
             _LOGGER.debug("Ignoring %s: streaming is off (--no-streaming)", clip(event.type))
         elif SynthesizeStart.is_type(event.type):
-            voice = _parse(SynthesizeStart.from_event, event).voice
+            start = _parse(SynthesizeStart.from_event, event)
             if self._stream_open:
                 await self._refuse(
                     Failure("A streaming request is already open on this connection", "stream-in-progress")
                 )
             else:
-                await self._begin(voice, streaming=True)
+                await self._begin(start.voice, streaming=True, ssml=_is_ssml(start.text_format))
         elif SynthesizeChunk.is_type(event.type):
             text = _parse(SynthesizeChunk.from_event, event).text
             if self._request is None or not self._stream_open:
@@ -187,13 +187,13 @@ class StreamTtsEventHandler:
         else:
             _LOGGER.debug("Ignoring event of type %s", clip(event.type))
 
-    async def _begin(self, voice: SynthesizeVoice | None, streaming: bool) -> Request:
+    async def _begin(self, voice: SynthesizeVoice | None, streaming: bool, ssml: bool | None) -> Request:
         """A new request, after the one running on the connection (if any) is replaced."""
         if self._request is not None and not self._request.done:
             _LOGGER.debug("New request on the connection: cancelling the running one")
             await self._request.finish(Outcome.REPLACED)
         self._last_text = self._began = time.monotonic()
-        self._request = Request(self.service, self.outbox, voice, streaming)
+        self._request = Request(self.service, self.outbox, voice, streaming, ssml)
         if self.connections.closing:
             # Started now, it would be cut off by the drain's end mid-audio.
             await self._request.finish(Outcome.FAILED, REFUSED_WHILE_STOPPING)
@@ -220,6 +220,12 @@ def _peer_host(writer: asyncio.StreamWriter) -> str | None:
     """The client's address on TCP; None on stdio and unix sockets (all local)."""
     peer = writer.get_extra_info("peername")
     return peer[0] if isinstance(peer, tuple) and peer else None
+
+
+def _is_ssml(text_format: object) -> bool | None:
+    """wyoming 1.10's text_format: SSML, plain text, or unsaid (None: a text that is a `<speak>` document is SSML)."""
+    value = getattr(text_format, "value", text_format)
+    return {"ssml": True, "text": False}.get(value) if isinstance(value, str) else None
 
 
 def _parse(from_event: Callable[[Event], T], event: Event) -> T:

@@ -47,6 +47,12 @@ def _num2words_language(language: str) -> str | None:
     return base if base in CONVERTER_CLASSES else None
 
 
+def words_for(language: str) -> "Words | None":
+    """How numbers are said in `language` (SSML's say-as), or None where num2words has no such language."""
+    lang = _num2words_language(language)
+    return None if lang is None else Words(lang, forms_for(language))
+
+
 class Normaliser:
     """The stage, for every language; built once (its unit patterns are compiled per language at first use)."""
 
@@ -58,7 +64,7 @@ class Normaliser:
         if lang is None or not any(char.isdigit() or char in "&+=#." for char in text):
             return text
         forms = forms_for(language)
-        words = _Words(lang, forms)
+        words = Words(lang, forms)
         text = _ENTITY.sub(lambda m: m[1].replace("_", " "), text)
         text = _ISO_DATE.sub(lambda m: words.date(int(m[2]), int(m[3]), int(m[4]), m[1]) or m[0], text)
         text = _LOCAL_DATE.sub(lambda m: words.local_date(m) or m[0], text)
@@ -90,7 +96,7 @@ class Normaliser:
         return self._units[language]
 
 
-class _Words:
+class Words:
     """num2words in one language, with that language's forms."""
 
     def __init__(self, lang: str, forms: SpokenForms) -> None:
@@ -137,21 +143,22 @@ class _Words:
             return sign + ("une" if unit.split()[0] in _FEMININE_FR else "un")
         return sign + self._say(lambda: num2words(1, lang=self.lang), "1")
 
-    def date(self, year: int, month: int, day: int, before: str | None = None) -> str | None:
-        """The date, and the word before it (German: "am" makes the day's ordinal dative)."""
+    def date(self, year: int | None, month: int, day: int, before: str | None = None) -> str | None:
+        """The date (`year` None: the day and month), and the word before it (German: "am" makes the day's
+        ordinal dative)."""
         if not (1 <= month <= 12 and 1 <= day <= 31):
             return None
         lead = f"{before} " if before else ""
-        year_words = self._say(lambda: num2words(year, lang=self.lang, to="year"), str(year))
+        year_words = "" if year is None else self._say(lambda: num2words(year, lang=self.lang, to="year"), str(year))
         if not self.forms.months:
-            return f"{lead}{self.number(str(day))} {self.number(str(month))} {year_words}"
+            return f"{lead}{self.number(str(day))} {self.number(str(month))} {year_words}".rstrip()
         month_name = self.forms.months[month - 1]
         if self.lang == "en":
-            return f"{lead}{month_name} {self.ordinal(day)}, {year_words}"
+            return f"{lead}{month_name} {self.ordinal(day)}" + (f", {year_words}" if year_words else "")
         if self.lang == "fr":
-            return f"{lead}{'premier' if day == 1 else self.number(str(day))} {month_name} {year_words}"
+            return f"{lead}{'premier' if day == 1 else self.number(str(day))} {month_name} {year_words}".rstrip()
         ordinal = self.ordinal(day) + ("n" if before and self.lang == "de" else "")
-        return f"{lead}{ordinal} {month_name} {year_words}"
+        return f"{lead}{ordinal} {month_name} {year_words}".rstrip()
 
     def local_date(self, match: re.Match[str]) -> str | None:
         first, second, year = int(match[2]), int(match[3]), int(match[4])

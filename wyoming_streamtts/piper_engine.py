@@ -20,6 +20,7 @@ from wyoming.info import Attribution
 from .engine import Engine, EngineError, iterate_in_executor
 from .files import unreadable
 from .languages import normalize_language, region_of
+from .phonemes import as_ipa
 from .voices import SPEAKER_NAME, Region, Speaker
 
 _LOGGER = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class PiperEngine(Engine):
         length_scale = voice.model.config.length_scale / self._speed if self._speed != 1.0 else None
         config = SynthesisConfig(speaker_id=voice.speaker_id, length_scale=length_scale)
         try:
-            for chunk in voice.model.synthesize(text, config):
+            for chunk in voice.model.synthesize(as_ipa(text), config):
                 yield AudioChunk(
                     rate=chunk.sample_rate,
                     width=chunk.sample_width,

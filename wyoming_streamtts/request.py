@@ -17,11 +17,10 @@ from wyoming.tts import SynthesizeVoice
 from .echo import clip
 from .engine import EngineError
 from .figures import RequestFigures
+from .intake import Sentence, TextIntake
 from .reply import NOTHING_TO_SAY, EventSink, Failure, Outcome, Reply, too_long
 from .service import Service
-from .speakable import SpeakableText
 from .speech import NothingToSayError, speak
-from .splitter import SentenceSplitter
 from .translation import TranslationError
 from .voices import Voice, VoiceNotFoundError
 
@@ -38,7 +37,15 @@ class State(enum.Enum):
 class Request:
     """A one-shot request (`feed` once, then `end_text`) or a stream (text in pieces until its stop)."""
 
-    def __init__(self, service: Service, outbox: EventSink, requested: SynthesizeVoice | None, streaming: bool) -> None:
+    def __init__(
+        self,
+        service: Service,
+        outbox: EventSink,
+        requested: SynthesizeVoice | None,
+        streaming: bool,
+        ssml: bool | None = None,
+    ) -> None:
+        """`ssml`: the client's text_format (True: SSML, False: text, None: unsaid, a `<speak>` document is SSML)."""
         settings = service.settings
         self.streaming = streaming
         self.state = State.RECEIVING
@@ -46,14 +53,14 @@ class Request:
         self._max_chars = settings.max_text_chars
         self._chars = 0  # as received, against --max-text-chars
         self._sentence_chars = 0  # as split into sentences: what the figures count
-        self._speakable = SpeakableText() if settings.speakable else None
+        voice, refusal = _resolve(service, requested)
         # Clauses translate badly (no context): with a translator, the first unit stays a sentence.
         clause = settings.first_clause_chars if streaming and service.translator is None else 0
-        self._splitter = SentenceSplitter(settings.max_sentence_chars, clause or None)
-        self._sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        language = voice.language if voice else service.catalog.default.language
+        self._intake = TextIntake(settings.max_sentence_chars, clause or None, settings.speakable, ssml, language)
+        self._sentences: asyncio.Queue[Sentence | None] = asyncio.Queue()
         self._ended = asyncio.Event()
         self._text_ended = False  # the client said its text has ended (a stream's stop)
-        voice, refusal = _resolve(service, requested)
         figures = RequestFigures(voice.name, voice.language) if voice else RequestFigures(_asked(requested), "")
         self.reply = Reply(outbox, streaming, figures, settings.samples_per_chunk, service.record)
         self._task = asyncio.create_task(self._run(service, voice, requested, refusal), name=f"request {figures.voice}")
@@ -81,26 +88,23 @@ class Request:
         if self._chars > self._max_chars:
             await self.finish(Outcome.FAILED, too_long(self._chars, self._max_chars))
             return
-        if self._speakable is not None:
-            text = self._speakable.feed(text)
-        self._queue(self._splitter.feed(text))
+        self._queue(self._intake.feed(text))
 
     def end_text(self) -> None:
         """No more text comes (a stream's stop)."""
         self._text_ended = True
         if not self.receiving:
             return
-        rest = self._speakable.flush() if self._speakable is not None else ""
-        self._queue(self._splitter.feed(rest) + self._splitter.flush())
+        self._queue(self._intake.flush())
         self._sentences.put_nowait(None)
         self.state = State.ALL_TEXT_IN
 
-    def _queue(self, sentences: list[str]) -> None:
+    def _queue(self, sentences: list[Sentence]) -> None:
         for sentence in sentences:
-            self._sentence_chars += len(sentence)
+            self._sentence_chars += len(sentence if isinstance(sentence, str) else sentence.text)
             self._sentences.put_nowait(sentence)
 
-    async def _queued(self) -> AsyncGenerator[str, None]:
+    async def _queued(self) -> AsyncGenerator[Sentence, None]:
         while (sentence := await self._sentences.get()) is not None:
             yield sentence
 
@@ -138,7 +142,7 @@ class Request:
         pick = service.voice_for_text if names_none and service.detector is not None else None
         translator = None if pick else service.translator
         try:
-            audio = speak(self._queued(), voice, service.engine, translator, pick, service.normaliser)
+            audio = speak(self._queued(), voice, service.engine, translator, pick, service.reading)
             async with contextlib.aclosing(audio):
                 async for chunk in audio:
                     await self.reply.audio(chunk)

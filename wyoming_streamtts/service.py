@@ -18,9 +18,11 @@ from .echo import counted
 from .engine import Engine, EngineError
 from .engine_chain import create_engine
 from .figures import FiguresFile, RequestFigures
-from .languages import LANGUAGES, XTTS_V2_LANGUAGES, normalize_language
+from .languages import LANGUAGES, XTTS_V2_LANGUAGES, known_language, normalize_language, region_of
+from .lexicon import Lexicon
 from .normalise import Normaliser
 from .settings import EngineSettings, ServerSettings, Settings, TranslatorSettings
+from .speech import Reading
 from .translation import TranslationError, Translator
 from .voices import Speaker, Voice, VoiceCatalog, find_speakers
 
@@ -44,6 +46,8 @@ class Service:
     figures_file: FiguresFile | None = None
     normaliser: Normaliser | None = None
     """Numbers, units, dates and money in words (off: --keep-numbers)."""
+    lexicon: Lexicon | None = None
+    """The pronunciation lexicons (None: no data folder to keep them in)."""
     device: str = "cpu"
     """Where XTTS and NLLB run."""
     unavailable: dict[str, str] = field(default_factory=dict)
@@ -58,6 +62,22 @@ class Service:
 
     def __post_init__(self) -> None:
         self.describe_answer = self.answer_for(self.catalog)
+
+    @property
+    def reading(self) -> Reading:
+        """How a request's sentences are read, with the voices as they are now."""
+        return Reading(self.normaliser, self.lexicon, self.voice_in)
+
+    def voice_in(self, tag: str, current: Voice) -> Voice | None:
+        """SSML's `xml:lang`: the request's speaker in that language, else that language's default voice; None
+        where no engine of the chain speaks it."""
+        code = known_language(tag)
+        if code is None:
+            return None
+        same_speaker = Voice(code, current.speaker)
+        if same_speaker in self.catalog.voices:
+            return same_speaker
+        return self.catalog.default_for(code, region_of(tag))
 
     def record(self, figures: RequestFigures) -> None:
         """An ended request's figures: kept among the recent ones, and written to --figures-file."""
@@ -175,9 +195,19 @@ def create_service(settings: Settings) -> Service:
         detector=create_detector(detected_languages(catalog, bool(settings.server.languages))),
         figures_file=create_figures_file(settings.server.figures_file),
         normaliser=Normaliser() if settings.server.normalise else None,
+        lexicon=create_lexicon(settings.engines),
         device=device,
         unavailable=unavailable,
     )
+
+
+def create_lexicon(settings: EngineSettings) -> Lexicon | None:
+    """The lexicons in DATA_DIR/lexicon; none where there is no data folder (a service user without a home)."""
+    try:
+        return Lexicon(settings.data_folder() / "lexicon")
+    except EngineError as err:
+        _LOGGER.info("No pronunciation lexicons: %s", err)
+        return None
 
 
 def create_figures_file(path: Path | None) -> FiguresFile | None:

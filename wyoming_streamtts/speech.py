@@ -11,12 +11,19 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from wyoming.audio import AudioChunk
+
+from .audio import CHANNELS, RATE, WIDTH
 from .engine import Engine, EngineAudio
+from .intake import Marked, Sentence
+from .lexicon import Lexicon
 from .normalise import Normaliser
+from .prosody import Stretch, louder
 from .splitter import has_words
+from .ssml import PLAIN, Style
 from .translation import Translation, TranslationError, Translator
 from .voices import Voice
 
@@ -36,6 +43,8 @@ class ReadySentence:
     chars: int  # as it came, before translation
     translation: str  # how it reached the voice's language ("" without a translator)
     ready_at: float  # time.monotonic() when it was ready
+    style: Style = PLAIN  # SSML's prosody
+    pause_ms: int = 0  # silence after it (an SSML break)
 
 
 @dataclass
@@ -52,13 +61,28 @@ class NothingToSayError(Exception):
     """No sentence of the request had anything to say."""
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How a sentence in its voice's language is read: numbers and units in words, then the lexicon's words;
+    and the voice an SSML `xml:lang` asks for, given the request's (None: the request's voice says it)."""
+
+    normaliser: Normaliser | None = None
+    lexicon: Lexicon | None = None
+    voice_in: Callable[[str, Voice], Voice | None] | None = None
+
+    def text(self, text: str, language: str) -> str:
+        if self.normaliser is not None:
+            text = self.normaliser.normalise(text, language)
+        return self.lexicon.apply(text, language) if self.lexicon is not None else text
+
+
 async def speak(
-    sentences: AsyncIterator[str],
+    sentences: AsyncIterator[Sentence],
     voice: Voice,
     engine: Engine,
     translator: Translator | None = None,
     pick_voice: PickVoice | None = None,
-    normaliser: Normaliser | None = None,
+    reading: Reading | None = None,
 ) -> AsyncGenerator[SpokenAudio, None]:
     """Every sentence spoken in order, as it comes: the engine's chunks at its own rate.
 
@@ -66,18 +90,20 @@ async def speak(
     of a broken engine. Closing the stream stops the engine at its next chunk.
     """
     spoken = 0
-    ready = _one_ahead(_prepared(sentences, voice, translator, pick_voice, normaliser))
+    ready = _one_ahead(_prepared(sentences, voice, translator, pick_voice, reading or Reading()))
     async with contextlib.aclosing(ready):
         async for sentence in ready:
             spoken += 1
             sentence_voice = sentence.voice
             _LOGGER.debug("Speaking sentence %d for %s: %r", spoken, sentence_voice.name, sentence.text)
             began = time.monotonic()
-            audio = engine.synthesize(sentence.text, sentence_voice.language, sentence_voice.speaker)
+            made_by = (engine.name, "")
+            audio = _sentence_audio(engine, sentence)
             async with contextlib.aclosing(audio):
                 async for chunk in audio:
                     # The chain says which of its engines spoke, and XTTS where it had the voice from.
-                    made_by = (chunk.engine, chunk.voice_from) if isinstance(chunk, EngineAudio) else (engine.name, "")
+                    if isinstance(chunk, EngineAudio):
+                        made_by = (chunk.engine, chunk.voice_from)
                     yield SpokenAudio(
                         chunk.rate, chunk.width, chunk.channels, chunk.audio,
                         engine=made_by[0], voice_from=made_by[1],
@@ -90,32 +116,71 @@ async def speak(
 
 
 async def _prepared(
-    sentences: AsyncIterator[str],
+    sentences: AsyncIterator[Sentence],
     voice: Voice,
     translator: Translator | None,
     pick_voice: PickVoice | None,
-    normaliser: Normaliser | None,
+    reading: Reading,
 ) -> AsyncGenerator[ReadySentence, None]:
-    """Each sentence with the voice that speaks it, translated into the voice's language, its numbers and units
-    in words of that language; silent ones left out."""
+    """Each sentence with the voice that speaks it, translated into the voice's language (an SSML sentence is
+    spoken as written), read in words of that language; silent ones left out."""
     number = 0
     try:
         async for sentence in sentences:
             number += 1
-            if pick_voice is not None and number == 1:
-                # The request named no voice: the text's language picks one, and it needs no translating.
-                voice, translator = await pick_voice(sentence), None
-            text, how = (sentence, "") if translator is None else await _translate(translator, number, sentence, voice)
-            if not has_words(text):
+            if isinstance(sentence, Marked):  # SSML: as written, by a voice of the language its markup names
+                marked, how, chars = sentence, "", len(sentence.text)
+                said_by = (reading.voice_in(sentence.style.language, voice) if sentence.style.language
+                           and reading.voice_in is not None else None) or voice  # fmt: skip
+            else:
+                if pick_voice is not None and number == 1:
+                    # The request named no voice: the text's language picks one, and it needs no translating.
+                    voice, translator = await pick_voice(sentence), None
+                text, how = (
+                    (sentence, "") if translator is None else await _translate(translator, number, sentence, voice)
+                )
+                marked, chars, said_by = Marked(text), len(sentence), voice
+            if not has_words(marked.text) and not marked.pause_ms:
                 _LOGGER.debug("Sentence %d has nothing to say after translation: skipped", number)
                 continue
-            if normaliser is not None:
-                text = normaliser.normalise(text, voice.language)
-            yield ReadySentence(voice, text, len(sentence), how, time.monotonic())
+            text = reading.text(marked.text, said_by.language) if has_words(marked.text) else ""
+            yield ReadySentence(said_by, text, chars, how, time.monotonic(), marked.style, marked.pause_ms)
     except TranslationError:
         raise
     except Exception as err:  # a broken detector or translator fails the request, named as translation
         raise TranslationError(f"Translation failed: {err}") from err
+
+
+async def _sentence_audio(engine: Engine, sentence: ReadySentence) -> AsyncGenerator[AudioChunk, None]:
+    """A sentence's audio, and then its pause."""
+    if sentence.text:
+        said = _said(engine, sentence)
+        async with contextlib.aclosing(said):
+            async for chunk in said:
+                yield chunk
+    if sentence.pause_ms > 0:
+        yield AudioChunk(RATE, WIDTH, CHANNELS, bytes(RATE * sentence.pause_ms // 1000 * WIDTH * CHANNELS))
+
+
+async def _said(engine: Engine, sentence: ReadySentence) -> AsyncGenerator[AudioChunk, None]:
+    """The engine's audio of a sentence, at its SSML rate and volume."""
+    style = sentence.style
+    audio = engine.synthesize(sentence.text, sentence.voice.language, sentence.voice.speaker)
+    stretch: Stretch | None = None
+    last: AudioChunk | None = None
+    async with contextlib.aclosing(audio):
+        async for chunk in audio:
+            if style == PLAIN:
+                yield chunk
+                continue
+            if stretch is None and style.rate != 1.0:
+                stretch = Stretch(chunk.rate, style.rate)
+            last = chunk
+            pcm = stretch.add(chunk.audio) if stretch is not None else chunk.audio
+            if pcm:
+                yield replace(chunk, audio=louder(pcm, style.volume) if style.volume != 1.0 else pcm)
+    if stretch is not None and last is not None and (rest := stretch.finish()):
+        yield replace(last, audio=louder(rest, style.volume) if style.volume != 1.0 else rest)
 
 
 async def _translate(translator: Translator, number: int, sentence: str, voice: Voice) -> Translation:

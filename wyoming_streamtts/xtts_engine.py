@@ -14,6 +14,7 @@ from wyoming.info import Attribution
 from .engine import Engine, EngineAudio, EngineError
 from .languages import engine_codes
 from .latents import LatentCache, Latents
+from .phonemes import as_words
 from .splitter import split_sentences
 from .voices import Speaker
 from .xtts_model import conditioning_latents, fingerprint, inference_settings, load_model
@@ -113,6 +114,7 @@ class XttsEngine(Engine):
     async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
         if language not in self._codes:
             raise EngineError(f"XTTS does not speak {language}")
+        text = as_words(text)
         language = self._codes[language]
         voice, voice_from = await self._voice(speaker)
         limit = self.model.tokenizer.char_limits.get(language.split("-")[0], 250)

@@ -8,7 +8,6 @@ A speed other than 1 is FFmpeg's `atempo` filter, which keeps the pitch.
 import base64
 import io
 import json
-from fractions import Fraction
 from typing import Protocol, cast
 
 import av
@@ -16,6 +15,7 @@ import numpy as np
 from av.audio.stream import AudioStream
 
 from ..audio import RATE
+from ..prosody import Stretch
 
 # response_format: (FFmpeg muxer, encoder, sample rate, Content-Type); wav and pcm need no encoder.
 CONTAINERS = {
@@ -127,43 +127,21 @@ class ContainerStream:
 
 
 class Tempo:
-    """Another encoder's audio spoken faster or slower, at the same pitch (FFmpeg's atempo)."""
+    """Another encoder's audio spoken faster or slower, at the same pitch."""
 
     def __init__(self, encoder: Encoder, speed: float) -> None:
         self.encoder = encoder
         self.content_type = encoder.content_type
-        self._graph = av.filter.Graph()
-        source = self._graph.add_abuffer(format="s16", sample_rate=RATE, layout="mono", time_base=Fraction(1, RATE))
-        chain = [source]
-        for step in _atempo_steps(speed):
-            chain.append(self._graph.add("atempo", str(step)))
-        chain.append(self._graph.add("abuffersink"))
-        self._graph.link_nodes(*chain).configure()
-        self._pts = 0
+        self._stretch = Stretch(RATE, speed)
 
     def start(self) -> bytes:
         return self.encoder.start()
 
     def add(self, pcm: bytes) -> bytes:
-        frame = _frame(pcm)
-        frame.pts = self._pts
-        self._pts += frame.samples
-        self._graph.push(frame)
-        return self.encoder.add(self._pulled()) if pcm else b""
+        return self.encoder.add(self._stretch.add(pcm)) if pcm else b""
 
     def finish(self) -> bytes:
-        self._graph.push(None)
-        return self.encoder.add(self._pulled()) + self.encoder.finish()
-
-    def _pulled(self) -> bytes:
-        out = []
-        while True:
-            try:
-                frame = self._graph.pull()
-            except (av.BlockingIOError, av.EOFError):
-                break
-            out.append(frame.to_ndarray().astype("<i2").tobytes())
-        return b"".join(out)
+        return self.encoder.add(self._stretch.finish()) + self.encoder.finish()
 
 
 class SseStream:
@@ -208,11 +186,6 @@ def _frame(pcm: bytes) -> av.AudioFrame:
     frame = av.AudioFrame.from_ndarray(np.frombuffer(pcm, dtype="<i2").reshape(1, -1), format="s16", layout="mono")
     frame.sample_rate = RATE
     return frame
-
-
-def _atempo_steps(speed: float) -> list[float]:
-    """atempo takes 0.5 to 100 per instance: slower than half speed is two of them."""
-    return [0.5, speed / 0.5] if speed < 0.5 else [speed]
 
 
 def _event(data: dict) -> bytes:

@@ -20,6 +20,7 @@ from ..connections import Connections
 from ..engine import Engine
 from ..fallback import FallbackEngine, chain_of
 from ..languages import LANGUAGES
+from ..lexicon import Lexicon, LexiconError
 from ..reply import Reply
 from ..service import Service
 from ..settings import HttpSettings
@@ -74,6 +75,9 @@ class WebServer:
         app.router.add_delete("/api/cloned/{name}", self._delete)
         app.router.add_post("/api/piper", self._add_piper)
         app.router.add_delete("/api/piper/{file}", self._delete_piper)
+        app.router.add_get("/api/lexicon", self._lexicons)
+        app.router.add_get("/api/lexicon/{language}", self._lexicon)
+        app.router.add_put("/api/lexicon/{language}", self._write_lexicon)
         OpenAiSpeech(self.service, self.connections, dict(self.settings.openai_voices)).add_routes(app)
         return app
 
@@ -239,6 +243,34 @@ class WebServer:
     async def _delete_piper(self, request: web.Request) -> web.Response:
         await self.editor.delete_piper(request.match_info["file"])
         return web.json_response({"ok": True})
+
+    async def _lexicons(self, request: web.Request) -> web.Response:
+        """The languages of the voices (a lexicon is per language), and those that have a lexicon."""
+        lexicon = self._lexicon_or_refuse()
+        languages = [{"code": code, "name": LANGUAGES[code].name} for code in self.service.catalog.languages]
+        return web.json_response({"languages": languages, "with_lexicon": lexicon.languages()})
+
+    async def _lexicon(self, request: web.Request) -> web.Response:
+        try:
+            text = await asyncio.to_thread(self._lexicon_or_refuse().read, request.match_info["language"])
+        except LexiconError as err:
+            raise EditError(str(err)) from err
+        return web.json_response({"text": text})
+
+    async def _write_lexicon(self, request: web.Request) -> web.Response:
+        text = (await _json(request)).get("text")
+        if not isinstance(text, str):
+            raise EditError("text is the lexicon, one `word = how to say it` a line")
+        try:
+            entries = await asyncio.to_thread(self._lexicon_or_refuse().write, request.match_info["language"], text)
+        except LexiconError as err:
+            raise EditError(str(err)) from err
+        return web.json_response({"entries": entries})
+
+    def _lexicon_or_refuse(self) -> Lexicon:
+        if self.service.lexicon is None:
+            raise EditError("There is no data folder to keep lexicons in (pass --data-dir)", 409)
+        return self.service.lexicon
 
 
 async def _read_form(request: web.Request, folder: Path, limits: dict[str, int]) -> tuple[dict[str, str], dict]:

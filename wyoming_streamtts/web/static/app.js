@@ -363,6 +363,39 @@ async function follow(id) {
 }
 
 // --- Status ----------------------------------------------------------------------------------------------------------
+// --- Pronunciations: one lexicon per language --------------------------------------------------------------------
+async function loadLexicons() {
+  const { body } = await api("api/lexicon");
+  const select = $("lexicon-language");
+  const chosen = select.value;
+  select.replaceChildren(...body.languages.map(({ code, name }) =>
+    el("option", body.with_lexicon.includes(code) ? `${name} (${code}) ✓` : `${name} (${code})`, { value: code })));
+  if (chosen) select.value = chosen;
+  await showLexicon();
+}
+
+async function showLexicon() {
+  const language = $("lexicon-language").value;
+  if (!language) return;
+  const { body } = await api("api/lexicon/" + encodeURIComponent(language));
+  $("lexicon-text").value = body.text;
+  $("lexicon-state").textContent = "";
+}
+
+$("lexicon-language").addEventListener("change", () => showLexicon().catch((err) => notice(err.message, true)));
+$("lexicon-save").addEventListener("click", async () => {
+  const language = $("lexicon-language").value;
+  try {
+    const { body } = await api("api/lexicon/" + encodeURIComponent(language),
+      jsonBody("PUT", { text: $("lexicon-text").value }));
+    $("lexicon-state").textContent = `Saved: ${body.entries} ${body.entries === 1 ? "entry" : "entries"}`;
+    $("lexicon-state").className = "";
+  } catch (err) {
+    $("lexicon-state").textContent = err.message;  // the line that is wrong; the text stays for fixing
+    $("lexicon-state").className = "error";
+  }
+});
+
 async function loadStatus() {
   const { body } = await api("api/status");
   const list = $("status-list");
@@ -401,4 +434,5 @@ function drawChart(recent) {
 
 loadVoices().catch((err) => notice("Voices not read: " + err.message, true));
 loadStatus().catch((err) => notice("Status not read: " + err.message, true));
+loadLexicons().catch((err) => notice("Pronunciations not read: " + err.message, true));
 setInterval(() => loadStatus().catch(() => {}), 10000);

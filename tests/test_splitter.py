@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wyoming_streamtts.splitter import SentenceSplitter, split_sentences
+from wyoming_streamtts.splitter import SentenceSplitter, first_clause_apart, split_sentences
 
 
 def feed_in_pieces(text: str, size: int, max_chars: int = 250, first_clause_chars: int | None = None) -> list[str]:
@@ -143,3 +143,19 @@ def test_first_clause_rule_keeps_every_character_once_in_order(text, size, first
     if plain:
         said, whole = ("".join(c for c in piece if c.isalnum()) for piece in (pieces[0], plain[0]))
         assert whole.startswith(said)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "parts"),
+    [
+        ("The living room lights are on, and the kitchen is at 21 degrees.",
+         ["The living room lights are on,", "and the kitchen is at 21 degrees."]),
+        ("Yes, the lights in the kitchen are on.", ["Yes, the lights in the kitchen are on."]),  # "Yes," is no clause
+        ("The kitchen lights are on, too.", ["The kitchen lights are on, too."]),  # nor is "too."
+        ("The front door is locked.", ["The front door is locked."]),
+        ("Tomorrow it will be sunny - and warm in the afternoon.",
+         ["Tomorrow it will be sunny -", "and warm in the afternoon."]),
+    ],
+)  # fmt: skip
+def test_a_first_clause_is_said_apart_only_when_both_parts_are_phrases(sentence, parts):
+    assert first_clause_apart(sentence) == parts

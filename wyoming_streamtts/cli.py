@@ -142,7 +142,9 @@ FLAGS = (
         help="longer sentences are cut at a comma or space before synthesis"),
     Flag("--first-clause-chars", type=int, check=not_negative, default=ServerSettings.first_clause_chars, metavar="N",
         help="with streaming input and no translator, speak a long first sentence from its first clause (comma, "
-        "semicolon, colon, dash) once it holds N characters; 0 waits for the whole sentence"),
+        "semicolon, colon, dash) once it holds N characters; with Piper and gTTS, which say a sentence only once "
+        "all of it is made, a first sentence's first clause is said apart also when it has come whole; 0 waits for "
+        "the whole sentence"),
     Flag("--max-text-chars", type=int, check=positive, default=ServerSettings.max_text_chars, group=LIMITS_ON_CLIENTS,
         help="longest text one request may carry; longer gets a text-too-long error"),
     Flag("--max-event-bytes", type=int, check=at_least(1024), default=EventLimits.max_bytes, group=LIMITS_ON_CLIENTS,

@@ -45,6 +45,10 @@ class Engine(ABC):
     speakers: tuple[Speaker, ...] = (Speaker(DEFAULT_SPEAKER),)
     """Speakers the engine brings itself (cloned voices come from the voices folder)."""
 
+    says_sentences_whole: bool = False
+    """Its first audio of a sentence comes when all of the sentence is made (Piper, gTTS): a request's long
+    first sentence is given to it as its first clause and the rest, so that speech starts sooner."""
+
     async def start(self) -> None:
         """Begin background work (such as warming voices) once the event loop runs."""
 

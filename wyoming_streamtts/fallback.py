@@ -34,6 +34,7 @@ class FallbackEngine(Engine):
         others = ", ".join(engine.description for engine in chain[1:])
         self.description = primary.description + (f", falling back to {others}" if others else "")
         self.attribution = primary.attribution
+        self.says_sentences_whole = primary.says_sentences_whole
         self.languages = primary.languages
         self.speakers = _speakers(chain)
         self.check_interval_s = check_interval_s

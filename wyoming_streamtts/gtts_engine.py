@@ -38,6 +38,7 @@ class GttsEngine(Engine):
     """One HTTPS request per ≤100-character piece; each piece is played as it arrives."""
 
     name = "gtts"
+    says_sentences_whole = True
     description = "Google Translate text-to-speech (needs the internet)"
     attribution = Attribution(name="gTTS", url="https://github.com/pndurette/gTTS")
 

@@ -32,9 +32,15 @@ class TextIntake:
     False), or it did not (None: the text's beginning decides). `language`: the voice's, for SSML's say-as."""
 
     def __init__(
-        self, max_sentence_chars: int, first_clause_chars: int | None, markdown: bool, ssml: bool | None, language: str
+        self,
+        max_sentence_chars: int,
+        first_clause_chars: int | None,
+        markdown: bool,
+        ssml: bool | None,
+        language: str,
+        clause_apart: bool = False,
     ) -> None:
-        self._splitter = SentenceSplitter(max_sentence_chars, first_clause_chars)
+        self._splitter = SentenceSplitter(max_sentence_chars, first_clause_chars, clause_apart)
         self._speakable = SpeakableText() if markdown else None
         self._language = language
         self._ssml: SsmlReader | None = None

@@ -45,6 +45,7 @@ class PiperEngine(Engine):
     """Every `NAME.onnx` with its `NAME.onnx.json` in a folder is a voice in its own language."""
 
     name = "piper"
+    says_sentences_whole = True
     description = "Piper (offline neural voices)"
     attribution = Attribution(name="Piper", url="https://github.com/OHF-Voice/piper1-gpl")
 

@@ -57,7 +57,11 @@ class Request:
         # Clauses translate badly (no context): with a translator, the first unit stays a sentence.
         clause = settings.first_clause_chars if streaming and service.translator is None else 0
         language = voice.language if voice else service.catalog.default.language
-        self._intake = TextIntake(settings.max_sentence_chars, clause or None, settings.speakable, ssml, language)
+        # An engine that says a sentence only once all of it is made starts sooner with a first clause apart.
+        apart = service.engine.says_sentences_whole and service.translator is None and settings.first_clause_chars > 0
+        self._intake = TextIntake(
+            settings.max_sentence_chars, clause or None, settings.speakable, ssml, language, clause_apart=apart
+        )
         self._sentences: asyncio.Queue[Sentence | None] = asyncio.Queue()
         self._ended = asyncio.Event()
         self._text_ended = False  # the client said its text has ended (a stream's stop)

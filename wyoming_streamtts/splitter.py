@@ -12,6 +12,8 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_MAX_CHARS = 250
 # A first clause this long sounds like a phrase of its own, not a word cut off.
 DEFAULT_FIRST_CLAUSE_CHARS = 40
+# A clause said apart from its sentence holds at least this much ("Yes, ..." is not).
+FIRST_CLAUSE_APART_CHARS = 16
 
 _CLOSERS = "\"')\\]}»”’」』）"
 # A run of sentence-ending marks with any closing quotes or brackets, or a line break.
@@ -92,9 +94,13 @@ class SentenceSplitter:
     whole sentences, which sound better.
     """
 
-    def __init__(self, max_chars: int = DEFAULT_MAX_CHARS, first_clause_chars: int | None = None) -> None:
+    def __init__(
+        self, max_chars: int = DEFAULT_MAX_CHARS, first_clause_chars: int | None = None, clause_apart: bool = False
+    ) -> None:
+        """`clause_apart`: the first sentence is given as its first clause and the rest (`first_clause_apart`)."""
         self.max_chars = max_chars
         self._first_clause_chars = first_clause_chars  # None once the first piece is out
+        self._clause_apart = clause_apart  # False once the first sentence is out
         self._buffer = ""
         self._high_surrogate = ""  # the first half of an emoji whose second half is in the next delta
 
@@ -120,7 +126,8 @@ class SentenceSplitter:
                 break
             sentence = _clean(buffer[start:end])
             if sentence:
-                sentences.append(sentence)
+                sentences += first_clause_apart(sentence) if self._clause_apart else [sentence]
+                self._clause_apart = False
             start = end
         self._buffer = buffer[start:]
         return sentences
@@ -172,6 +179,17 @@ class SentenceSplitter:
         if space > 0:
             return space + 1
         return self.max_chars
+
+
+def first_clause_apart(sentence: str, min_chars: int = FIRST_CLAUSE_APART_CHARS) -> list[str]:
+    """The sentence as its first clause and the rest, when both hold `min_chars`: an engine that speaks a
+    sentence in one go (Piper) starts sooner with a clause said on its own; the clause keeps its comma, so it
+    is said as a clause, not as a sentence's end."""
+    match = _CLAUSE_BREAK.search(sentence, min_chars - 1)
+    if match is None or len(sentence) - match.end() < min_chars:
+        return [sentence]
+    cut = match.end() - 1
+    return [sentence[:cut].rstrip(), sentence[cut:].lstrip()]
 
 
 def split_sentences(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:

@@ -1,13 +1,16 @@
 """Concurrent XTTS streams on the CPU: audio seconds per wall second, and each stream's underruns.
 
-`python -m bench.concurrent [--quick]`: prints one JSON object. 1, 2 and 4 streams start together, each one
-sentence, through the product's XttsEngine (its GPT steps are shared by the streams), fp32 and int8 GPT; then
-one request arrives as another starts speaking, and its first audio is timed.
+`python -m bench.concurrent [--quick]`: prints one JSON object. 1, 2, 4 and 8 streams start together, each one
+sentence, through the product's XttsEngine (its GPT steps are shared by the streams), int8 GPT (the CPU's
+default), with the batch's cap at its default (`--xtts-max-rows 0`: no more rows than stay faster than real time)
+and lifted (8: every stream joins the batch); then one request arrives as another starts speaking, and its first
+audio is timed. Peak RSS is the bench process's (the engine runs in it), after each count.
 A stream underruns when a chunk arrives after the audio before it has played out (playback starting at its
 first chunk). Run it on an idle machine: other load changes every figure.
 """
 
 import asyncio
+import resource
 import time
 from pathlib import Path
 
@@ -40,12 +43,15 @@ async def _one(engine: XttsEngine, speaker: str, began: float, sounding: asyncio
     return {"first_audio_s": first, "audio_s": audio_s, "underruns": int(underruns), "silence_s": gap_s}
 
 
-def concurrent_figures(folder: Path, precision: str, counts: tuple[int, ...]) -> tuple[list[dict], dict]:
+def concurrent_figures(
+    folder: Path, precision: str, counts: tuple[int, ...], max_rows: int = 0
+) -> tuple[list[dict], dict]:
     """For each count of streams, started together after a warm-up: aggregate speed and each stream's figures;
     then the first audio of a request arriving while another speaks."""
     engine = XttsEngine(  # the vocoder a CPU runs by default (`auto`)
-        folder, "cpu", [], None, stream_chunk_size=20, first_chunk_size=4, precision=precision, vocoder="onnx"
-    )
+        folder, "cpu", [], None, stream_chunk_size=20, first_chunk_size=4, max_rows=max_rows, precision=precision,
+        vocoder="onnx",
+    )  # fmt: skip
     speaker = engine.speakers[0].name
 
     async def measure() -> tuple[list[dict], float]:
@@ -56,15 +62,17 @@ def concurrent_figures(folder: Path, precision: str, counts: tuple[int, ...]) ->
             streams = await asyncio.gather(*(_one(engine, speaker, began) for _ in range(count)))
             wall = time.monotonic() - began
             audio = sum(stream["audio_s"] for stream in streams)
-            rows.append(
-                {"precision": precision, "streams": count, "audio_per_wall_s": audio / wall, "per_stream": streams}
-            )
+            rows.append({
+                "precision": precision, "max_rows": max_rows or "auto", "streams": count,
+                "audio_per_wall_s": audio / wall, "per_stream": streams,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            })  # fmt: skip
         late = await _arriving_late(engine, speaker)
         await engine.close()
         return rows, late
 
     rows, late = asyncio.run(measure())
-    return rows, {"precision": precision, "first_audio_s": late}
+    return rows, {"precision": precision, "max_rows": max_rows or "auto", "first_audio_s": late}
 
 
 async def _arriving_late(engine: XttsEngine, speaker: str) -> float:
@@ -78,10 +86,11 @@ async def _arriving_late(engine: XttsEngine, speaker: str) -> float:
 
 
 def figures(quick: bool) -> dict:
-    """Full size, fp32 and int8, 1/2/4 streams (quick: the tiny model, int8, 1 and 2 streams)."""
+    """Full size, int8, 1/2/4/8 streams, the cap at its default and lifted (quick: the tiny model, 1 and 2
+    streams, the default cap)."""
     folder = checkpoint(not quick, 120)
-    runs = [("int8", (1, 2))] if quick else [("fp32", (1, 2, 4)), ("int8", (1, 2, 4))]
-    measured = [concurrent_figures(folder, precision, counts) for precision, counts in runs]
+    runs = [("int8", (1, 2), 0)] if quick else [("int8", (1, 2, 4, 8), 0), ("int8", (1, 2, 4, 8), 8)]
+    measured = [concurrent_figures(folder, precision, counts, max_rows) for precision, counts, max_rows in runs]
     return {
         "threads": torch.get_num_threads(),
         "model": "tiny" if quick else "full",
@@ -95,13 +104,16 @@ def report(results: dict) -> list[str]:
     for row in results["runs"]:
         streams = row["per_stream"]
         lines.append(
-            f"  {row['precision']}, {row['streams']} streams: {row['audio_per_wall_s']:.2f} audio s per wall s; "
-            f"first audio {max(s['first_audio_s'] for s in streams):.2f} s at worst; "
-            f"underruns {sum(s['underruns'] for s in streams)}, silence {sum(s['silence_s'] for s in streams):.1f} s"
+            f"  {row['precision']}, cap {row['max_rows']}, {row['streams']} streams: "
+            f"{row['audio_per_wall_s']:.2f} audio s per wall s; first audio "
+            f"{min(s['first_audio_s'] for s in streams):.2f}-{max(s['first_audio_s'] for s in streams):.2f} s; "
+            f"underruns per stream {[s['underruns'] for s in streams]}, silence "
+            f"{sum(s['silence_s'] for s in streams):.1f} s; peak RSS {row['peak_rss_mb']:.0f} MB"
         )
     for late in results["arriving_late"]:
         lines.append(
-            f"  {late['precision']}, a request arriving while another speaks: first audio {late['first_audio_s']:.2f} s"
+            f"  {late['precision']}, cap {late['max_rows']}, a request arriving while another speaks: first audio "
+            f"{late['first_audio_s']:.2f} s"
         )
     return lines
 

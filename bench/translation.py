@@ -1,4 +1,5 @@
-"""NLLB-600M architecture, random weights: transformers fp32 vs CTranslate2 int8.
+"""NLLB-600M architecture, random weights: transformers fp32 vs CTranslate2 int8, with and without a vocabulary
+map restricting the output layer, and the first token alone (encoder and one step).
 
 A fixed 12-token input and exactly 16 output tokens, greedy, on this CPU, in
 the same run; medians of several runs.
@@ -17,6 +18,7 @@ from wyoming_streamtts.translation import Ct2Backend, convert_to_ct2
 
 INPUT_TOKENS = 12
 OUTPUT_TOKENS = 16
+VMAP_PIECES = 16000
 
 
 def full_size_nllb() -> Path:
@@ -40,6 +42,18 @@ def full_size_nllb() -> Path:
     return folder
 
 
+def _with_vmap(model: Path, pieces: int) -> Path:
+    """The converted model beside a vocabulary map that allows `pieces` target pieces whatever the source: a
+    stand-in of a real map's size (a lexical map allows a few thousand for a sentence), not of its content."""
+    folder = model.with_name(f"{model.name}-vmap{pieces}")
+    folder.mkdir(exist_ok=True)
+    for path in model.iterdir():
+        if not (folder / path.name).exists():
+            (folder / path.name).symlink_to(path)
+    (folder / "vmap.txt").write_text("\t" + " ".join(f"▁w{i}" for i in range(pieces)) + "\n", encoding="utf-8")
+    return folder
+
+
 def translation_figures(runs: int = 5, threads: int = 2) -> dict:
     folder = full_size_nllb()
     torch.set_num_threads(threads)
@@ -59,17 +73,25 @@ def translation_figures(runs: int = 5, threads: int = 2) -> dict:
             )  # fmt: skip
         return out.shape[-1]
 
-    ct2 = Ct2Backend(convert_to_ct2(folder, CACHE / "nllb-600m-random-ct2-int8"), "cpu", threads=threads)
+    converted = convert_to_ct2(folder, CACHE / "nllb-600m-random-ct2-int8")
+    ct2 = Ct2Backend(converted, "cpu", threads=threads)
+    ct2_vmap = Ct2Backend(_with_vmap(converted, VMAP_PIECES), "cpu", threads=threads)
 
-    def ct2_once() -> int:
-        result = ct2.translator.translate_batch(
-            [tokens], target_prefix=[[target]], beam_size=1,
-            min_decoding_length=OUTPUT_TOKENS + 1, max_decoding_length=OUTPUT_TOKENS + 1,
+    def ct2_run(backend: Ct2Backend, output_tokens: int = OUTPUT_TOKENS) -> int:
+        result = backend.translator.translate_batch(
+            [tokens], target_prefix=[[target]], beam_size=1, use_vmap=backend.vmap,
+            min_decoding_length=output_tokens + 1, max_decoding_length=output_tokens + 1,
         )  # fmt: skip
         return len(result[0].hypotheses[0])
 
     figures = {}
-    for name, once in (("transformers_fp32", transformers_once), ("ctranslate2_int8", ct2_once)):
+    for name, once in (
+        ("transformers_fp32", transformers_once),
+        ("ctranslate2_int8", lambda: ct2_run(ct2)),
+        ("ctranslate2_int8_first_token", lambda: ct2_run(ct2, 1)),
+        ("ctranslate2_int8_vmap", lambda: ct2_run(ct2_vmap)),
+        ("ctranslate2_int8_vmap_first_token", lambda: ct2_run(ct2_vmap, 1)),
+    ):
         once()  # warm-up
         times = []
         for _ in range(runs):

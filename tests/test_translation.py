@@ -146,3 +146,23 @@ def test_ctranslate2_reads_text_as_nllbs_own_tokenizer_does(tiny_nllb_ct2, text)
 
     nllb = AutoTokenizer.from_pretrained(str(tiny_nllb_ct2), src_lang="fra_Latn")
     assert Ct2Backend(tiny_nllb_ct2, "cpu").tokens(text, "fra_Latn") == nllb.convert_ids_to_tokens(nllb.encode(text))
+
+
+def test_a_vocabulary_map_beside_the_model_restricts_what_it_writes(tiny_nllb_ct2, tmp_path):
+    # NLLB's 256k-row output layer is half a decode step: a vmap.txt (CTranslate2's format) narrows it.
+    import shutil  # noqa: PLC0415
+
+    from wyoming_streamtts.translation import Ct2Backend  # noqa: PLC0415
+
+    model = tmp_path / "nllb-with-vmap"
+    shutil.copytree(tiny_nllb_ct2, model)
+    free = Ct2Backend(model, "cpu")
+    allowed = ["▁the", "▁kitchen", "▁lights", "▁are", "▁on"]
+    unrestricted = free.translator.translate_batch([free.tokens(ENGLISH, "eng_Latn")], target_prefix=[["fra_Latn"]],
+                                                   max_decoding_length=20)[0].hypotheses[0][1:]  # fmt: skip
+    assert not set(unrestricted) <= set(allowed)  # random weights write any piece
+    (model / "vmap.txt").write_text("\t" + " ".join(allowed) + "\n", encoding="utf-8")  # always allowed: these
+    restricted = Ct2Backend(model, "cpu")
+    assert restricted.vmap
+    said = restricted.translate(ENGLISH, "eng_Latn", "fra_Latn")
+    assert said and set(said.split()) <= {piece.lstrip("▁") for piece in allowed}, said

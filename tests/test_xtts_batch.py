@@ -307,3 +307,23 @@ def max_step(pcm: bytes, wav: torch.Tensor) -> int:
 
 async def _all(stream) -> list[bytes]:
     return [chunk async for chunk in stream]
+
+
+async def test_a_worker_capped_at_one_row_speaks_each_sentence_whole_in_turn(model, voice, greedy):
+    rows_per_step: list[int] = []
+    hook = on_decode_step(model, rows_per_step.append)
+    worker = XttsWorker(model, greedy, stream_chunk_size=8, first_chunk_size=0, max_rows=1)
+    finished: list[str] = []
+
+    async def speak(text: str) -> list[bytes]:
+        chunks = await _all(worker.stream(text, "en", voice))
+        finished.append(text)
+        return chunks
+
+    try:
+        spoken = await asyncio.gather(*(speak(text) for text in TEXTS))
+    finally:
+        hook.remove()
+        worker.close()
+    assert all(spoken) and finished == TEXTS  # in arrival order, none lost
+    assert rows_per_step and set(rows_per_step) == {1}

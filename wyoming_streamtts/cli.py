@@ -231,6 +231,11 @@ FLAGS = (
         group=XTTS_ENGINE,
         help="GPT tokens of each sentence's first chunk, so that audio starts sooner; later chunks grow as the "
         "audio already sent allows, up to --stream-chunk-size; 0 for a fixed size"),
+    Flag("--xtts-max-rows", type=int, check=not_negative, default=XttsSettings.max_rows, metavar="N",
+        group=XTTS_ENGINE,
+        help="most sentences XTTS decodes at once (one batched GPT step for all); more wait their turn in arrival "
+        "order. 0 (default): as many as half the available memory holds at their longest (about 270 MB each at "
+        "full size), and no more than stay faster than real time at the measured speed"),
     Flag("--temperature", type=within(float, 0.01, 2.0), group=XTTS_ENGINE,
         help="randomness of the speech, 0.01-2 (default: the model's config.json)"),
     Flag("--top-p", type=within(float, 0.01, 1.0), group=XTTS_ENGINE,
@@ -345,6 +350,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         vocoder=args.xtts_vocoder,
         stream_chunk_size=args.stream_chunk_size,
         first_chunk_size=args.first_chunk_size,
+        max_rows=args.xtts_max_rows,
         sampling={name: getattr(args, name) for name in SAMPLING_FLAGS},
     )
     engines = EngineSettings(

@@ -88,6 +88,7 @@ def _build_engine(name: str, settings: EngineSettings, cloned: list[Speaker], de
             xtts.cache_dir or settings.data_folder() / "latents",
             stream_chunk_size=xtts.stream_chunk_size,
             first_chunk_size=xtts.first_chunk_size,
+            max_rows=xtts.max_rows,
             sampling=xtts.sampling,
             deepspeed=xtts.deepspeed,
             precision=decide_precision(xtts.precision, device),

@@ -75,6 +75,7 @@ class XttsSettings:
     vocoder: str = "auto"  # as asked for; xtts_vocoder.decide_vocoder makes it one for the device
     stream_chunk_size: int = DEFAULT_STREAM_CHUNK_SIZE
     first_chunk_size: int = DEFAULT_FIRST_CHUNK_SIZE
+    max_rows: int = 0  # sentences decoding at once; 0: as the memory and the measured pace allow
     sampling: dict[str, float | None] = field(default_factory=dict)
     """Overrides of the checkpoint's temperature, top_p, top_k, repetition_penalty, speed."""
 

@@ -41,6 +41,7 @@ class XttsEngine(Engine):
         cache_dir: Path | None,
         stream_chunk_size: int,
         first_chunk_size: int,
+        max_rows: int = 0,
         sampling: dict[str, float | None] | None = None,
         deepspeed: bool = False,
         precision: str = "fp32",
@@ -48,7 +49,7 @@ class XttsEngine(Engine):
     ) -> None:
         """`sampling`: flags that override the checkpoint's own settings (None: the checkpoint's);
         `precision`: the GPT's, as xtts_precision.decide_precision chose it; `vocoder`: what runs the
-        vocoder, as xtts_vocoder.decide_vocoder chose it."""
+        vocoder, as xtts_vocoder.decide_vocoder chose it; `max_rows`: --xtts-max-rows."""
         # All of the model's PyTorch work, its loading too, runs on the worker's one thread: once another
         # thread has run PyTorch's multi-threaded kernels, each thread keeps its own OpenMP team, and an
         # int8 GPT step on the worker took 41-44 ms instead of 25-26 ms (docs/performance.md).
@@ -64,7 +65,9 @@ class XttsEngine(Engine):
         self.languages = frozenset(self._codes)
         self.sampling, self.conditioning = inference_settings(config, sampling or {})
         _LOGGER.info("XTTS sampling: %s; cloning: %s", self.sampling, self.conditioning)
-        self.worker = XttsWorker(self.model, self.sampling, stream_chunk_size, first_chunk_size, gpt_step, executor)
+        self.worker = XttsWorker(
+            self.model, self.sampling, stream_chunk_size, first_chunk_size, gpt_step, executor, max_rows
+        )
         studio = self.model.speaker_manager.speakers if self.model.speaker_manager else {}
         self._studio: dict[str, Latents] = {
             name: (data["gpt_cond_latent"], data["speaker_embedding"]) for name, data in studio.items()

@@ -1,6 +1,7 @@
 """The XTTS model's one worker thread, where concurrent sentences share batched GPT steps."""
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -11,12 +12,35 @@ from typing import Any, TypeVar
 import torch
 
 from .chunk_planner import Pace
+from .xtts_admission import Admission, available_memory, cache_bytes_per_row, rows_for_memory
 from .xtts_batch import GptBatch, Row
 from .xtts_model import Sampling
 from .xtts_precision import GptStep
 from .xtts_stream import SentenceAudio, text_tokens
 
 T = TypeVar("T")
+
+_LOGGER = logging.getLogger(__name__)
+
+# Rows when the memory cannot be read.
+_ROWS_UNKNOWN_MEMORY = 8
+
+
+def row_cap(model: Any, asked: int) -> int:
+    """--xtts-max-rows, or (0) as many rows as half the memory available now holds at their longest."""
+    if asked:
+        return int(asked)
+    gpt = model.gpt
+    config = gpt.gpt.config
+    per_row = cache_bytes_per_row(
+        config.n_layer, config.n_embd, config.n_positions, gpt.mel_embedding.weight.element_size()
+    )
+    device = gpt.mel_embedding.weight.device
+    available = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_memory()
+    rows = rows_for_memory(available, per_row) or _ROWS_UNKNOWN_MEMORY
+    _LOGGER.info("XTTS batch: at most %d sentences at once (a row's cache at its longest: %d MB; --xtts-max-rows)",
+                 rows, per_row // 2**20)  # fmt: skip
+    return rows
 
 
 def model_thread() -> ThreadPoolExecutor:
@@ -50,14 +74,17 @@ class XttsWorker:
         first_chunk_size: int,
         gpt_step: GptStep = nullcontext,
         executor: ThreadPoolExecutor | None = None,
+        max_rows: int = 0,
     ) -> None:
-        """`executor`: the `model_thread()` the model was loaded on, if it was."""
+        """`executor`: the `model_thread()` the model was loaded on, if it was; `max_rows`: --xtts-max-rows (0: from
+        the memory available)."""
         self.model = model
         self.sampling = sampling
         self.stream_chunk_size = stream_chunk_size
         self.first_chunk_size = first_chunk_size
         self.executor = executor or model_thread()
         self._pace = Pace()  # measured on this thread
+        self.admission = Admission(row_cap(model, max_rows), self._pace)
         self._batch = GptBatch(model.gpt, gpt_step)  # this thread's only
         self._sentences: dict[Row, _Sentence] = {}  # this thread's only
         self._joining = 0  # sentences whose prompt is queued or running, on the event loop
@@ -80,20 +107,21 @@ class XttsWorker:
             self.model, voice[1], self.sampling, self.stream_chunk_size, self.first_chunk_size, self._pace
         )
         sentence = _Sentence(audio, lambda item: loop.call_soon_threadsafe(chunks.put_nowait, item))
-        try:
-            self._joining += 1
+        async with self.admission.row(audio.planner.shape):  # beyond the cap, the sentence waits its turn
             try:
-                await self.call(self._join, sentence, text, language, voice[0])
+                self._joining += 1
+                try:
+                    await self.call(self._join, sentence, text, language, voice[0])
+                finally:
+                    self._joining -= 1
+                self._start_driver()
+                while (chunk := await chunks.get()) is not None:
+                    if isinstance(chunk, BaseException):
+                        raise chunk
+                    yield chunk
             finally:
-                self._joining -= 1
-            self._start_driver()
-            while (chunk := await chunks.get()) is not None:
-                if isinstance(chunk, BaseException):
-                    raise chunk
-                yield chunk
-        finally:
-            sentence.gone = True  # read on the thread before its next step
-            self._start_driver()  # which takes its row out, if no step is coming
+                sentence.gone = True  # read on the thread before its next step
+                self._start_driver()  # which takes its row out, if no step is coming
 
     def close(self) -> None:
         if self._driver is not None:

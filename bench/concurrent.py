@@ -4,7 +4,7 @@
 sentence, through the product's XttsEngine (its GPT steps are shared by the streams), int8 GPT (the CPU's
 default), with the batch's cap at its default (`--xtts-max-rows 0`: no more rows than stay faster than real time)
 and lifted (8: every stream joins the batch); then one request arrives as another starts speaking, and its first
-audio is timed. Peak RSS is the bench process's (the engine runs in it), after each count.
+audio is timed. Peak RSS is the bench process's (the engine runs in it) during each count.
 A stream underruns when a chunk arrives after the audio before it has played out (playback starting at its
 first chunk). Run it on an idle machine: other load changes every figure.
 """
@@ -58,6 +58,7 @@ def concurrent_figures(
         await _one(engine, speaker, time.monotonic())  # warm-up, and the planner's first measure
         rows = []
         for count in counts:
+            Path("/proc/self/clear_refs").write_text("5")  # peak RSS from here on: this count's
             began = time.monotonic()
             streams = await asyncio.gather(*(_one(engine, speaker, began) for _ in range(count)))
             wall = time.monotonic() - began

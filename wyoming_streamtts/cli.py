@@ -235,7 +235,7 @@ FLAGS = (
         group=XTTS_ENGINE,
         help="most sentences XTTS decodes at once (one batched GPT step for all); more wait their turn in arrival "
         "order. 0 (default): as many as half the available memory holds at their longest (about 270 MB each at "
-        "full size), and no more than stay faster than real time at the measured speed"),
+        "full size), and no more than stay faster than real time at the measured speed; N: at most N, however slow"),
     Flag("--temperature", type=within(float, 0.01, 2.0), group=XTTS_ENGINE,
         help="randomness of the speech, 0.01-2 (default: the model's config.json)"),
     Flag("--top-p", type=within(float, 0.01, 1.0), group=XTTS_ENGINE,

@@ -13,6 +13,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from .chunk_planner import ChunkShape, Pace
 
@@ -24,6 +25,10 @@ UNMEASURED_ROWS = 4
 _MEMORY_SHARE = 0.5
 # Admitted rows keep this much slack on real time, as the chunk planner plans with.
 _MARGIN = 1.25
+# A request's next sentence comes this soon after its last ends (it is ready, translated one ahead): its place
+# is kept for it meanwhile, so that two requests do not take turns sentence by sentence, each waiting out the
+# other's sentences in the middle of its own audio. A request's last sentence keeps it for nothing this long.
+KEEP_PLACE_S = 0.25
 
 
 def cache_bytes_per_row(layers: int, width: int, positions: int, element_bytes: int) -> int:
@@ -48,16 +53,20 @@ def rows_for_memory(available: int | None, per_row: int) -> int | None:
 
 
 class Admission:
-    """At most `max_rows` sentences in the batch, and no more than stay faster than real time at the measured
-    pace (one sentence always speaks, however slow the host). `pace`: the worker's measured GPT step and
-    vocoder speeds."""
+    """At most `max_rows` sentences in the batch; when `paced` (the cap was not asked for), also no more than
+    stay faster than real time at the measured pace (one sentence always speaks, however slow the host).
+    `pace`: the worker's measured GPT step and vocoder speeds."""
 
-    def __init__(self, max_rows: int, pace: Pace) -> None:
+    def __init__(self, max_rows: int, pace: Pace, paced: bool = True) -> None:
         self.max_rows = max_rows
+        self.paced = paced
         self.admitted = 0
         self._pace = pace
         self._shape: ChunkShape | None = None  # a token's audio and vocoder frames, from the first sentence
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self._kept: dict[
+            asyncio.Task[Any] | None, asyncio.TimerHandle
+        ] = {}  # places kept for requests between sentences
 
     @property
     def waiting(self) -> int:
@@ -68,29 +77,45 @@ class Admission:
     async def row(self, shape: ChunkShape) -> AsyncIterator[None]:
         """A place in the batch for one sentence, waited for in arrival order, held until the sentence ends."""
         self._shape = shape
-        self._admit_waiting()  # the pace may have made room since a row last left
-        if self._waiting or not self._room():
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiting.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if not waiter.done() or waiter.cancelled():  # its client left while it waited
-                    with contextlib.suppress(ValueError):  # already taken out, passed over as done
-                        self._waiting.remove(waiter)
-                else:  # admitted as it was cancelled: the place goes on
-                    self._leave()
-                raise
+        request = asyncio.current_task()
+        if (kept := self._kept.pop(request, None)) is not None:
+            kept.cancel()  # its own place, still counted as taken
         else:
-            self.admitted += 1
+            self._admit_waiting()  # the pace may have made room since a row last left
+            if self._waiting or not self._room():
+                await self._wait_in_line()
+            else:
+                self.admitted += 1
         try:
             yield
         finally:
-            self._leave()
+            self._leave(request)
 
-    def _leave(self) -> None:
+    async def _wait_in_line(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if not waiter.done() or waiter.cancelled():  # its client left while it waited
+                with contextlib.suppress(ValueError):  # already taken out, passed over as done
+                    self._waiting.remove(waiter)
+            else:  # admitted as it was cancelled: the place goes on
+                self._leave(None)
+            raise
+
+    def _leave(self, request: "asyncio.Task[Any] | None") -> None:
+        if request is not None and self._waiting and not request.cancelling():
+            self._kept[request] = asyncio.get_running_loop().call_later(KEEP_PLACE_S, self._release, request)
+            return
         self.admitted -= 1
         self._admit_waiting()
+
+    def _release(self, request: "asyncio.Task[Any]") -> None:
+        """A kept place its request did not come back for: the next in line has it."""
+        if self._kept.pop(request, None) is not None:
+            self.admitted -= 1
+            self._admit_waiting()
 
     def _admit_waiting(self) -> None:
         while self._waiting and self._room():
@@ -105,6 +130,8 @@ class Admission:
             return True
         if rows >= self.max_rows:
             return False
+        if not self.paced:
+            return True
         gpt_s, vocoder_s, shape = self._pace.gpt_s_per_token, self._pace.vocoder_s_per_frame, self._shape
         if gpt_s is None or vocoder_s is None or shape is None:
             return rows < UNMEASURED_ROWS

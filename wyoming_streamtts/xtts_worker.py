@@ -84,7 +84,7 @@ class XttsWorker:
         self.first_chunk_size = first_chunk_size
         self.executor = executor or model_thread()
         self._pace = Pace()  # measured on this thread
-        self.admission = Admission(row_cap(model, max_rows), self._pace)
+        self.admission = Admission(row_cap(model, max_rows), self._pace, paced=not max_rows)
         self._batch = GptBatch(model.gpt, gpt_step)  # this thread's only
         self._sentences: dict[Row, _Sentence] = {}  # this thread's only
         self._joining = 0  # sentences whose prompt is queued or running, on the event loop

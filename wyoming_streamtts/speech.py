@@ -70,6 +70,11 @@ class Reading:
     lexicon: Lexicon | None = None
     voice_in: Callable[[str, Voice], Voice | None] | None = None
 
+    def voice_of(self, sentence: Marked, voice: Voice) -> Voice:
+        """The voice an SSML sentence's language asks for, else the request's."""
+        language = sentence.style.language
+        return (self.voice_in(language, voice) if language and self.voice_in is not None else None) or voice
+
     def text(self, text: str, language: str) -> str:
         if self.normaliser is not None:
             text = self.normaliser.normalise(text, language)
@@ -130,8 +135,7 @@ async def _prepared(
             number += 1
             if isinstance(sentence, Marked):  # SSML: as written, by a voice of the language its markup names
                 marked, how, chars = sentence, "", len(sentence.text)
-                said_by = (reading.voice_in(sentence.style.language, voice) if sentence.style.language
-                           and reading.voice_in is not None else None) or voice  # fmt: skip
+                said_by = reading.voice_of(sentence, voice)
             else:
                 if pick_voice is not None and number == 1:
                     # The request named no voice: the text's language picks one, and it needs no translating.

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wyoming_streamtts.phonemes import as_words, said_and_rest
 from wyoming_streamtts.splitter import SentenceSplitter, first_clause_apart, split_sentences
 
 
@@ -158,4 +159,7 @@ def test_first_clause_rule_keeps_every_character_once_in_order(text, size, first
     ],
 )  # fmt: skip
 def test_a_first_clause_is_said_apart_only_when_both_parts_are_phrases(sentence, parts):
-    assert first_clause_apart(sentence) == parts
+    said = first_clause_apart(sentence)
+    assert [as_words(part) for part in said] == parts
+    if len(said) == 2:  # the rest carries its clause, for an engine that says it within its sentence
+        assert said_and_rest(said[1]) == tuple(parts)

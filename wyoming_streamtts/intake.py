@@ -9,7 +9,7 @@ into sentences as it comes (splitter.py). A sentence of SSML is `Marked`: spoken
 from dataclasses import dataclass
 
 from .normalise import words_for
-from .phonemes import unmarked
+from .phonemes import said_and_rest, unmarked
 from .speakable import SpeakableText
 from .splitter import SentenceSplitter
 from .ssml import PLAIN, Pause, SsmlReader, Style, looks_like_ssml
@@ -25,6 +25,11 @@ class Marked:
 
 
 Sentence = str | Marked
+
+
+def chars_said(sentence: Sentence) -> int:
+    """The sentence's characters, less a first clause said before it (`first_clause_apart`): what figures count."""
+    return len(said_and_rest(sentence if isinstance(sentence, str) else sentence.text)[1])
 
 
 class TextIntake:

@@ -20,7 +20,7 @@ from wyoming.info import Attribution
 from .engine import Engine, EngineError, iterate_in_executor
 from .files import unreadable
 from .languages import normalize_language, region_of
-from .phonemes import as_ipa
+from .phonemes import as_ipa, said_and_rest
 from .voices import SPEAKER_NAME, Region, Speaker
 
 _LOGGER = logging.getLogger(__name__)
@@ -112,14 +112,15 @@ class PiperEngine(Engine):
         voice = self._pick(language, speaker)
         length_scale = voice.model.config.length_scale / self._speed if self._speed != 1.0 else None
         config = SynthesisConfig(speaker_id=voice.speaker_id, length_scale=length_scale)
+        said, rest = said_and_rest(text)
         try:
-            for chunk in voice.model.synthesize(as_ipa(text), config):
-                yield AudioChunk(
-                    rate=chunk.sample_rate,
-                    width=chunk.sample_width,
-                    channels=chunk.sample_channels,
-                    audio=chunk.audio_int16_bytes,
-                )
+            pieces = (
+                _after(voice.model, as_ipa(said), as_ipa(rest), config)
+                if said
+                else _said(voice.model, as_ipa(rest), config)
+            )
+            for rate, pcm in pieces:
+                yield AudioChunk(rate=rate, width=2, channels=1, audio=pcm)
         except Exception as err:  # onnxruntime and the phonemizer raise their own types
             raise EngineError(f"Piper voice {voice.language}/{voice.name} failed: {err}") from err
 
@@ -135,6 +136,30 @@ class PiperEngine(Engine):
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _said(model: PiperVoice, text: str, config: SynthesisConfig) -> Iterator[tuple[int, bytes]]:
+    """Each of the text's sentences (to piper's phonemizer) as its rate and 16-bit mono PCM."""
+    for chunk in model.synthesize(text, config):
+        yield chunk.sample_rate, chunk.audio_int16_bytes
+
+
+def _after(model: PiperVoice, said: str, rest: str, config: SynthesisConfig) -> Iterator[tuple[int, bytes]]:
+    """`rest` as it sounds within its sentence after `said` (said apart already): the whole sentence is made
+    and cut where piper's alignments say `said` ends. Piper's voice of a phoneme depends on the whole
+    sentence's phonemes, so a rest made on its own begins as a new utterance and is heard worse."""
+    said_phonemes, whole = model.phonemize(said), f"{said} {rest}"
+    chunks = model.synthesize(whole, config, include_alignments=True)
+    first = next(iter(chunks), None) if len(said_phonemes) == 1 else None
+    count = len(said_phonemes[0]) if first else 0
+    if first is None or first.phoneme_alignments is None or first.phonemes[:count] != said_phonemes[0]:
+        _LOGGER.debug("No alignment of %r within its sentence: the rest is said on its own", said)
+        yield from _said(model, rest, config)
+        return
+    cut = sum(alignment.num_samples for alignment in first.phoneme_alignments[: 1 + count])  # its start, then `said`
+    yield first.sample_rate, first.audio_int16_bytes[cut * first.sample_width :]
+    for chunk in chunks:
+        yield chunk.sample_rate, chunk.audio_int16_bytes
 
 
 def _changed_at(model_path: Path) -> float:
@@ -156,7 +181,8 @@ def _load(model_path: Path) -> list[PiperSpeaker]:
         _LOGGER.warning("Skipping Piper voice %s: %s (in %s)", model_path, err, config_path.name)
         return []
     try:
-        model = PiperVoice.load(model_path, config_path)
+        # With its phonemes' lengths in samples (`_after`): the onnx package patches the model as it loads.
+        model = PiperVoice.load(model_path, config_path, include_alignments=True)
     except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types for a damaged model
         _LOGGER.warning("Skipping Piper voice %s: it cannot be loaded (%s)", model_path, err)
         return []

@@ -17,7 +17,7 @@ from wyoming.tts import SynthesizeVoice
 from .echo import clip
 from .engine import EngineError
 from .figures import RequestFigures
-from .intake import Sentence, TextIntake
+from .intake import Sentence, TextIntake, chars_said
 from .reply import NOTHING_TO_SAY, EventSink, Failure, Outcome, Reply, too_long
 from .service import Service
 from .speech import NothingToSayError, speak
@@ -105,7 +105,7 @@ class Request:
 
     def _queue(self, sentences: list[Sentence]) -> None:
         for sentence in sentences:
-            self._sentence_chars += len(sentence if isinstance(sentence, str) else sentence.text)
+            self._sentence_chars += chars_said(sentence)
             self._sentences.put_nowait(sentence)
 
     async def _queued(self) -> AsyncGenerator[Sentence, None]:

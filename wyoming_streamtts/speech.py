@@ -18,7 +18,7 @@ from wyoming.audio import AudioChunk
 
 from .audio import CHANNELS, RATE, WIDTH
 from .engine import Engine, EngineAudio
-from .intake import Marked, Sentence
+from .intake import Marked, Sentence, chars_said
 from .lexicon import Lexicon
 from .normalise import Normaliser
 from .prosody import Stretch, louder
@@ -134,7 +134,7 @@ async def _prepared(
         async for sentence in sentences:
             number += 1
             if isinstance(sentence, Marked):  # SSML: as written, by a voice of the language its markup names
-                marked, how, chars = sentence, "", len(sentence.text)
+                marked, how, chars = sentence, "", chars_said(sentence)
                 said_by = reading.voice_of(sentence, voice)
             else:
                 if pick_voice is not None and number == 1:
@@ -143,7 +143,7 @@ async def _prepared(
                 text, how = (
                     (sentence, "") if translator is None else await _translate(translator, number, sentence, voice)
                 )
-                marked, chars, said_by = Marked(text), len(sentence), voice
+                marked, chars, said_by = Marked(text), chars_said(sentence), voice
             if not has_words(marked.text) and not marked.pause_ms:
                 _LOGGER.debug("Sentence %d has nothing to say after translation: skipped", number)
                 continue

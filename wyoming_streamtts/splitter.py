@@ -7,6 +7,8 @@ incoming text, so audio starts after the first sentence, not after the text.
 import logging
 import re
 
+from .phonemes import after_said
+
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHARS = 250
@@ -184,12 +186,14 @@ class SentenceSplitter:
 def first_clause_apart(sentence: str, min_chars: int = FIRST_CLAUSE_APART_CHARS) -> list[str]:
     """The sentence as its first clause and the rest, when both hold `min_chars`: an engine that speaks a
     sentence in one go (Piper) starts sooner with a clause said on its own; the clause keeps its comma, so it
-    is said as a clause, not as a sentence's end."""
+    is said as a clause, not as a sentence's end. The rest carries the clause (`after_said`): said alone it
+    would begin a new utterance, and a recognizer hears it worse."""
     match = _CLAUSE_BREAK.search(sentence, min_chars - 1)
     if match is None or len(sentence) - match.end() < min_chars:
         return [sentence]
     cut = match.end() - 1
-    return [sentence[:cut].rstrip(), sentence[cut:].lstrip()]
+    clause = sentence[:cut].rstrip()
+    return [clause, after_said(clause, sentence[cut:].lstrip())]
 
 
 def split_sentences(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:

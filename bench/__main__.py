@@ -11,7 +11,19 @@ from pathlib import Path
 
 import torch
 
-from bench import concurrent, first_audio, hardening, load, plot, precision, server, streams, translation, xtts
+from bench import (
+    chunk_cost,
+    concurrent,
+    first_audio,
+    hardening,
+    load,
+    plot,
+    precision,
+    server,
+    streams,
+    translation,
+    xtts,
+)
 from bench.server import piper_voices
 from tests.fake_google import FakeGoogle
 
@@ -86,6 +98,7 @@ def main() -> None:
         "reliability": load.reliability_figures(args.quick),
         "hardening": hardening.hardening_figures(args.quick, runs),
         "first_audio": first_audio.first_audio_figures(args.quick, runs),
+        "xtts_chunk_cost": chunk_cost.figures(args.quick),
         "describe_under_streams": streams.streams_figures(stream_configs(args.quick), seconds=10 if args.quick else 30),
         "xtts_precision": precision.precision_figures(args.quick),
         "xtts_concurrent": concurrent.figures(args.quick),
@@ -118,6 +131,7 @@ def report(results: dict) -> str:
             f"| {row['peak_rss_mb']:.0f} MB |"
         )
     lines += precision.report(results["xtts_precision"])
+    lines += ["", *chunk_cost.report(results["xtts_chunk_cost"])]
     lines += concurrent.report(results["xtts_concurrent"])
     vocoder = results["xtts_vocoder"]
     lines += ["", "Vocoder seconds per chunk by position (coqui's stock re-decode vs windowed):"]

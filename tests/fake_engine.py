@@ -32,6 +32,7 @@ class FakeEngine(Engine):
         self.name = name
         self.plans = list(plans) or [Plan()]
         self.texts: list[str] = []  # every sentence asked for, in order
+        self.aheads: list[float] = []  # with the audio its listener had yet to hear then
         self.yielded = 0  # chunks handed out, over all sentences
         self.closed = 0  # sentences whose audio was closed (finished, failed or stopped)
         self._released = asyncio.Event()
@@ -39,9 +40,12 @@ class FakeEngine(Engine):
     def release(self) -> None:
         self._released.set()
 
-    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
+    async def synthesize(
+        self, text: str, language: str, speaker: str, ahead_s: float = 0.0
+    ) -> AsyncGenerator[AudioChunk, None]:
         plan = self.plans[min(len(self.texts), len(self.plans) - 1)]
         self.texts.append(text)
+        self.aheads.append(ahead_s)
         try:
             for index in range(plan.chunks):
                 if index == plan.hold_at:

@@ -10,11 +10,14 @@ SECONDS_PER_TOKEN = 1024 / 22050
 SHAPE = ChunkShape(SECONDS_PER_TOKEN, SECONDS_PER_TOKEN * 24000 / 256, context_frames=48, held_back_s=1024 / 24000)
 
 
-def speak(pace: Pace, first: int, gpt_s: float, frame_s: float, tokens: int = 120) -> tuple[list, list[int]]:
+def speak(
+    pace: Pace, first: int, gpt_s: float, frame_s: float, tokens: int = 120, ahead_s: float = 0.0
+) -> tuple[list, list[int]]:
     """One sentence on a machine taking `gpt_s` per token and `frame_s` per vocoder frame, driven as
-    SentenceAudio drives the planner: ([(arrival s, audio s)], chunk sizes)."""
+    SentenceAudio drives the planner, begun with `ahead_s` of the answer still to play: ([(arrival s,
+    audio s)], chunk sizes)."""
     now = 0.0
-    planner = ChunkPlanner(first, 20, SHAPE, pace, clock=lambda: now)
+    planner = ChunkPlanner(first, 20, SHAPE, pace, clock=lambda: now, ahead_s=ahead_s)
     chunks, sizes = [], []
     size, new = planner.first_size(), 0
     for token in range(1, tokens + 1):
@@ -65,6 +68,36 @@ def test_where_a_small_first_chunk_would_leave_a_gap_it_is_made_larger():
     chunks, sizes = second_sentence(4, gpt_s=0.006, frame_s=0.004)
     assert sizes[0] > 4
     assert underruns(chunks)[0] == 0
+
+
+def later_sentence(gpt_s: float, frame_s: float, ahead_s: float) -> tuple[list, list[int]]:
+    """The answer's second sentence, begun while the listener still has `ahead_s` of the first to hear."""
+    pace = Pace()
+    speak(pace, 4, gpt_s, frame_s)
+    return speak(pace, 4, gpt_s, frame_s, ahead_s=ahead_s)
+
+
+def test_a_later_sentence_starts_with_a_steady_chunk_while_the_listener_still_has_audio():
+    # Just faster than real time with a costly vocoder (the tiny model on a CPU): small chunks decode
+    # context again, and a sentence of small ones would cost a third more than steady ones.
+    alone = second_sentence(4, gpt_s=0.006, frame_s=0.004)[1]
+    chunks, sizes = later_sentence(gpt_s=0.006, frame_s=0.004, ahead_s=2.0)
+    assert alone[0] < 20 and sizes[0] == 20
+    assert len(sizes) < len(alone)
+    assert underruns([(0.0, 2.0), *chunks]) == (0, 0.0)  # the first sentence's audio, then this one's
+
+
+@pytest.mark.parametrize("ahead_s", [0.0, 0.3, 1.0, 3.0])
+@pytest.mark.parametrize("gpt_s", [0.005, 0.02, 0.03, 0.1])
+@pytest.mark.parametrize("frame_s", [0.0003, 0.002, 0.004])
+def test_a_later_sentence_has_no_gap_that_it_would_not_have_begun_alone(gpt_s, frame_s, ahead_s):
+    alone, _ = second_sentence(4, gpt_s, frame_s)
+    later, sizes = later_sentence(gpt_s, frame_s, ahead_s)
+    if alone[0][0] <= ahead_s:  # its first audio came before the listener ran out: so must it now
+        assert later[0][0] <= ahead_s, sizes
+    heard = [(0.0, ahead_s), *later] if alone[0][0] <= ahead_s else later  # the listener waited: no gap, but late
+    if underruns(alone)[0] == 0:
+        assert underruns(heard)[0] == 0, sizes
 
 
 def test_the_first_sentence_after_start_up_is_planned_as_a_fixed_schedule():

@@ -129,6 +129,16 @@ async def test_finished(streaming):
 
 
 @STREAMING
+async def test_the_engine_hears_how_much_of_the_answer_its_listener_has_yet_to_hear(streaming):
+    engine = FakeEngine(Plan(chunks=3, samples=24000))  # 3 s a sentence, made at once
+    async with serving(engine) as server, AsyncTcpClient("127.0.0.1", server.port) as client:
+        await send(client, streaming, "One sentence. And another one.")
+        assert not (await rest(client, streaming)).errors
+    # XTTS sizes the second sentence's first chunk by it: nobody waits while the first plays.
+    assert engine.aheads[0] == 0.0 and 2.5 < engine.aheads[1] <= 3.0
+
+
+@STREAMING
 async def test_failed_before_audio(streaming):
     engine = FakeEngine(Plan(fail_at=0))
     async with serving(engine) as server, AsyncTcpClient("127.0.0.1", server.port) as client:

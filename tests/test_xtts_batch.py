@@ -224,6 +224,18 @@ async def test_the_worker_hands_the_event_loop_pcm_made_on_its_own_thread(model,
     assert threads and threading.main_thread() not in threads
 
 
+async def test_a_sentence_begun_while_the_listener_has_audio_starts_with_a_steady_chunk(model, voice, greedy):
+    # Small first chunks are for a listener waiting; each chunk more decodes the vocoder's context again.
+    steady = sentence_alone(model, TEXTS[1], voice, greedy, 20)
+    worker = XttsWorker(model, greedy, stream_chunk_size=20, first_chunk_size=4)
+    try:
+        await _all(worker.stream(TEXTS[0], "en", voice))  # the pace is measured
+        chunks = await _all(worker.stream(TEXTS[1], "en", voice, ahead_s=30.0))
+    finally:
+        worker.close()
+    assert [len(chunk) for chunk in chunks] == [2 * len(wav) for wav in steady] and len(chunks) >= 2
+
+
 async def test_a_vocoder_failure_ends_only_its_own_sentence(model, voice, greedy):
     # It ended every sentence of the step, as a failed GPT step does.
     other = (voice[0], voice[1] * 0.5)  # another speaker: its chunks are known by their embedding

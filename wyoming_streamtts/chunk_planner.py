@@ -21,6 +21,24 @@ class Pace:
 
     gpt_s_per_token: float | None = None
     vocoder_s_per_frame: float | None = None
+    prompt_s: float = 0.0  # the first token's GPT time: the prompt's
+
+
+class Playout:
+    """When a listener who plays chunks as they come runs out of audio, on `clock`'s time."""
+
+    def __init__(self, ahead_s: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+        """`ahead_s`: audio the listener has yet to hear now."""
+        self._clock = clock
+        self._until = clock() + ahead_s
+
+    def add(self, audio_s: float) -> None:
+        """A chunk of `audio_s` went out now (after a gap, it plays from now)."""
+        self._until = max(self._until, self._clock()) + audio_s
+
+    def ahead(self) -> float:
+        """Audio the listener has yet to hear."""
+        return max(0.0, self._until - self._clock())
 
 
 @dataclass(frozen=True)
@@ -47,30 +65,43 @@ class ChunkPlanner:
     `steady`; `steady` too for the first sentence after start-up, when nothing is measured).
     Slower than real time, gaps come whatever the sizes: the first chunk stays small, later ones
     are `steady`, the fewest gaps and the least silence. `first=0` is a fixed schedule of
-    `steady` tokens.
+    `steady` tokens. A sentence that begins while the listener still plays the answer's earlier
+    ones (`ahead_s`) starts with the largest chunk that is ready before that audio runs out:
+    small chunks cost more (each decodes context frames again), and nobody waits for it.
     """
 
     def __init__(
-        self, first: int, steady: int, shape: ChunkShape, pace: Pace, clock: Callable[[], float] = time.monotonic
+        self,
+        first: int,
+        steady: int,
+        shape: ChunkShape,
+        pace: Pace,
+        clock: Callable[[], float] = time.monotonic,
+        ahead_s: float = 0.0,
     ) -> None:
         self.first = min(first, steady)
         self.steady = steady
         self.shape = shape
         self.pace = pace
-        self._clock = clock
         self._prompt_done = False  # the first token, which carries the prompt, has come
+        self._prompt_s = 0.0
         self._gpt_s = 0.0
         self._gpt_tokens = 0
         self._vocoder_s = 0.0
         self._frames = 0
-        self._first_sent_at: float | None = None
-        self._sent_s = 0.0
+        self._playout = Playout(ahead_s, clock)
 
     def first_size(self) -> int:
         cost = self._cost_model()
         if not self.first or cost is None:
             return self.steady  # nothing measured yet (the first sentence after start-up): no risk
         per_token, per_chunk = cost
+        # Audio still playing covers the prompt and a chunk as large as it fits.
+        margin = (self.pace.prompt_s + per_chunk) * _MARGIN
+        fits = math.floor((self._playout.ahead() - margin) / (per_token * _MARGIN))
+        return max(self._first_for_a_listener_waiting(per_token, per_chunk), min(self.steady, fits))
+
+    def _first_for_a_listener_waiting(self, per_token: float, per_chunk: float) -> int:
         spare = self.shape.audio_per_token_s - per_token * _MARGIN
         if spare <= 0:
             # Slower than real time, gaps come anyway: the first audio need not wait. Only just
@@ -85,24 +116,22 @@ class ChunkPlanner:
         if self._prompt_done:  # the first token's time is the prompt's, paid once per sentence
             self._gpt_s += gpt_s
             self._gpt_tokens += 1
+        else:
+            self._prompt_s = gpt_s
         self._prompt_done = True
 
     def sent(self, audio_s: float, vocoder_s: float, frames: int) -> int:
         """A chunk of `audio_s` went out after `vocoder_s` decoding `frames`: the next chunk's size."""
-        now = self._clock()
         self._vocoder_s += vocoder_s
         self._frames += frames
-        if self._first_sent_at is None:
-            self._first_sent_at = now
-        self._sent_s += audio_s
+        self._playout.add(audio_s)
         cost = self._cost_model()
         if not self.first or cost is None:
             return self.steady
         per_token, per_chunk = cost[0] * _MARGIN, cost[1] * _MARGIN
         if self._slower_than_real_time(per_token, per_chunk):
             return self.steady
-        ahead = self._sent_s - (now - self._first_sent_at)  # audio the listener has yet to hear
-        fits = math.floor((ahead - per_chunk) / per_token)
+        fits = math.floor((self._playout.ahead() - per_chunk) / per_token)
         return max(self.first, min(self.steady, fits))
 
     def finish(self) -> None:
@@ -111,6 +140,8 @@ class ChunkPlanner:
             self.pace.gpt_s_per_token = self._gpt_s / self._gpt_tokens
         if self._frames:
             self.pace.vocoder_s_per_frame = self._vocoder_s / self._frames
+        if self._prompt_done:
+            self.pace.prompt_s = self._prompt_s
 
     def _slower_than_real_time(self, per_token: float, per_chunk: float) -> bool:
         """Whether steady chunks, at these costs, take longer to make than to play."""

@@ -53,11 +53,15 @@ class Engine(ABC):
         """Begin background work (such as warming voices) once the event loop runs."""
 
     @abstractmethod
-    def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
+    def synthesize(
+        self, text: str, language: str, speaker: str, ahead_s: float = 0.0
+    ) -> AsyncGenerator[AudioChunk, None]:
         """Yield 16-bit PCM for one sentence as it is produced, at the engine's own rate.
 
         Work happens off the event loop. Raises EngineError on failure. Closing the
-        iterator early stops the work at the next chunk.
+        iterator early stops the work at the next chunk. `ahead_s`: audio of the same answer
+        that the listener has yet to hear; an engine that sizes its chunks by the listener
+        (XTTS) may take that long over its first.
         """
 
     async def update_voices(self, cloned: list["Speaker"]) -> None:

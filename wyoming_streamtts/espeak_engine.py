@@ -71,7 +71,9 @@ class EspeakEngine(Engine):
             stderr=asyncio.subprocess.PIPE,
         )
 
-    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
+    async def synthesize(
+        self, text: str, language: str, speaker: str, ahead_s: float = 0.0
+    ) -> AsyncGenerator[AudioChunk, None]:
         process = await self._start(language)
         assert process.stdin and process.stdout and process.stderr
         try:

@@ -44,14 +44,16 @@ class FallbackEngine(Engine):
         for engine in self.chain:
             await engine.start()
 
-    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
+    async def synthesize(
+        self, text: str, language: str, speaker: str, ahead_s: float = 0.0
+    ) -> AsyncGenerator[AudioChunk, None]:
         speaking = [engine for engine in self.chain if language in engine.languages]
         if not speaking:
             raise EngineError(f"No engine speaks {language}")
         candidates = [engine for engine in speaking if engine.name not in self._down] or speaking[-1:]
         for position, engine in enumerate(candidates):
             started = False
-            audio = engine.synthesize(text, language, speaker)
+            audio = engine.synthesize(text, language, speaker, ahead_s)
             try:
                 async with contextlib.aclosing(audio):
                     async for chunk in audio:

@@ -51,7 +51,9 @@ class GttsEngine(Engine):
         # Requests wait on the network, not the CPU: several may run at once.
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="gtts")
 
-    def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
+    def synthesize(
+        self, text: str, language: str, speaker: str, ahead_s: float = 0.0
+    ) -> AsyncGenerator[AudioChunk, None]:
         lang = self._codes[language]
         return iterate_in_executor(self._executor, lambda: self._pieces(as_words(text), lang))
 

@@ -105,7 +105,9 @@ class PiperEngine(Engine):
         regions = tuple(voice.region for voice in voices if voice.region)
         return Speaker(name, languages=frozenset(languages), description=voices[0].description, regions=regions)
 
-    def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
+    def synthesize(
+        self, text: str, language: str, speaker: str, ahead_s: float = 0.0
+    ) -> AsyncGenerator[AudioChunk, None]:
         return iterate_in_executor(self._executor, lambda: self._chunks(text, language, speaker))
 
     def _chunks(self, text: str, language: str, speaker: str) -> Iterator[AudioChunk]:

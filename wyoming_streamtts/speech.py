@@ -17,6 +17,7 @@ from typing import TypeVar
 from wyoming.audio import AudioChunk
 
 from .audio import CHANNELS, RATE, WIDTH
+from .chunk_planner import Playout
 from .engine import Engine, EngineAudio
 from .intake import Marked, Sentence, chars_said
 from .lexicon import Lexicon
@@ -95,6 +96,7 @@ async def speak(
     of a broken engine. Closing the stream stops the engine at its next chunk.
     """
     spoken = 0
+    playout = Playout()  # the answer's audio that the client has yet to play, for the next sentence's engine
     ready = _one_ahead(_prepared(sentences, voice, translator, pick_voice, reading or Reading()))
     async with contextlib.aclosing(ready):
         async for sentence in ready:
@@ -103,9 +105,10 @@ async def speak(
             _LOGGER.debug("Speaking sentence %d for %s: %r", spoken, sentence_voice.name, sentence.text)
             began = time.monotonic()
             made_by = (engine.name, "")
-            audio = _sentence_audio(engine, sentence)
+            audio = _sentence_audio(engine, sentence, playout.ahead())
             async with contextlib.aclosing(audio):
                 async for chunk in audio:
+                    playout.add(len(chunk.audio) / (chunk.rate * chunk.width * chunk.channels))
                     # The chain says which of its engines spoke, and XTTS where it had the voice from.
                     if isinstance(chunk, EngineAudio):
                         made_by = (chunk.engine, chunk.voice_from)
@@ -155,10 +158,10 @@ async def _prepared(
         raise TranslationError(f"Translation failed: {err}") from err
 
 
-async def _sentence_audio(engine: Engine, sentence: ReadySentence) -> AsyncGenerator[AudioChunk, None]:
+async def _sentence_audio(engine: Engine, sentence: ReadySentence, ahead_s: float) -> AsyncGenerator[AudioChunk, None]:
     """A sentence's audio, and then its pause."""
     if sentence.text:
-        said = _said(engine, sentence)
+        said = _said(engine, sentence, ahead_s)
         async with contextlib.aclosing(said):
             async for chunk in said:
                 yield chunk
@@ -166,10 +169,10 @@ async def _sentence_audio(engine: Engine, sentence: ReadySentence) -> AsyncGener
         yield AudioChunk(RATE, WIDTH, CHANNELS, bytes(RATE * sentence.pause_ms // 1000 * WIDTH * CHANNELS))
 
 
-async def _said(engine: Engine, sentence: ReadySentence) -> AsyncGenerator[AudioChunk, None]:
+async def _said(engine: Engine, sentence: ReadySentence, ahead_s: float) -> AsyncGenerator[AudioChunk, None]:
     """The engine's audio of a sentence, at its SSML rate and volume."""
     style = sentence.style
-    audio = engine.synthesize(sentence.text, sentence.voice.language, sentence.voice.speaker)
+    audio = engine.synthesize(sentence.text, sentence.voice.language, sentence.voice.speaker, ahead_s)
     stretch: Stretch | None = None
     last: AudioChunk | None = None
     async with contextlib.aclosing(audio):

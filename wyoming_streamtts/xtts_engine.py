@@ -11,6 +11,7 @@ from TTS.tts.configs.xtts_config import XttsConfig
 from wyoming.audio import AudioChunk
 from wyoming.info import Attribution
 
+from .chunk_planner import Playout
 from .engine import Engine, EngineAudio, EngineError
 from .languages import engine_codes
 from .latents import LatentCache, Latents
@@ -114,7 +115,9 @@ class XttsEngine(Engine):
         except Exception as err:
             raise EngineError(f"XTTS cannot clone a voice from this recording: {err}") from err
 
-    async def synthesize(self, text: str, language: str, speaker: str) -> AsyncGenerator[AudioChunk, None]:
+    async def synthesize(
+        self, text: str, language: str, speaker: str, ahead_s: float = 0.0
+    ) -> AsyncGenerator[AudioChunk, None]:
         if language not in self._codes:
             raise EngineError(f"XTTS does not speak {language}")
         text = as_words(text)
@@ -122,11 +125,13 @@ class XttsEngine(Engine):
         voice, voice_from = await self._voice(speaker)
         limit = self.model.tokenizer.char_limits.get(language.split("-")[0], 250)
         too_long = partial(self._too_long, language=language, limit=limit)
+        playout = Playout(ahead_s)
         # XTTS asserts on over-long input: cut by sentences, then clauses, first.
         for sentence in split_sentences(text, limit):
             for piece in await self.worker.call(fit_sentence, sentence, too_long):
-                async for pcm in self.worker.stream(piece, language, voice):
+                async for pcm in self.worker.stream(piece, language, voice, playout.ahead()):
                     _LOGGER.debug("XTTS chunk for %s/%s: %d samples", language, speaker, len(pcm) // 2)
+                    playout.add(len(pcm) / 2 / self.rate)
                     yield EngineAudio(self.rate, 2, 1, pcm, engine=self.name, voice_from=voice_from)
 
     def _too_long(self, text: str, language: str, limit: int) -> bool:

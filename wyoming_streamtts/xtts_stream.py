@@ -9,6 +9,7 @@ as coqui does. The cheap linear interpolations in front of the vocoder still see
 all latents, so frame positions line up with a full decode sample for sample.
 """
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,8 @@ from .chunk_planner import ChunkPlanner, ChunkShape, Pace
 from .splitter import split_sentences
 from .xtts_model import Sampling
 from .xtts_vocoder import generator_hop
+
+_LOGGER = logging.getLogger(__name__)
 
 # Frames of vocoder input decoded again before the new ones: beyond the HiFi-GAN
 # receptive field (a change to one input frame moves XTTS v2's audio 13.6 frames
@@ -116,12 +119,18 @@ class SentenceAudio:
         stream_chunk_size: int,
         first_chunk_size: int = 0,
         pace: Pace | None = None,
+        ahead_s: float = 0.0,
     ) -> None:
+        """`ahead_s`: audio of the same answer the listener has yet to hear (`ChunkPlanner`)."""
         self.vocoder = WindowedVocoder(model.hifigan_decoder, speaker_embedding.to(model.device), 1.0 / sampling.speed)
         self.rate = model.hifigan_decoder.output_sample_rate
-        self.planner = ChunkPlanner(first_chunk_size, stream_chunk_size, self.vocoder.shape(), pace or Pace())
+        self.planner = ChunkPlanner(
+            first_chunk_size, stream_chunk_size, self.vocoder.shape(), pace or Pace(), ahead_s=ahead_s
+        )
         self._latents: list[torch.Tensor] = []
         self._size, self._new = self.planner.first_size(), 0
+        self._gpt_s = 0.0  # the chunk's GPT work so far (the first chunk's includes the prompt)
+        self._decoded = 0  # tokens decoded so far
 
     def take(self, latent: torch.Tensor, final: bool, gpt_s: float) -> torch.Tensor | None:
         """The latents so far when this one (after `gpt_s` of GPT work) completes a chunk or ends the sentence,
@@ -129,6 +138,7 @@ class SentenceAudio:
         self._latents.append(latent)
         self.planner.token(gpt_s)
         self._new += 1
+        self._gpt_s += gpt_s
         if final:
             self.planner.finish()
         elif self._new < self._size:
@@ -140,8 +150,14 @@ class SentenceAudio:
         """The chunk's audio from what `take` gave; what it cost sizes the next chunk."""
         began = time.monotonic()
         wav = self.vocoder.decode(latents, final)
+        vocoder_s = time.monotonic() - began
+        # What a chunk cost, for tuning the plan (bench.chunk_cost reads it from a server's debug log).
+        _LOGGER.debug("XTTS chunk of %d tokens (%d planned): GPT %.1f ms, vocoder %.1f ms for %d frames, %.1f ms of "
+                      "audio", len(latents) - self._decoded, self._size, self._gpt_s * 1000, vocoder_s * 1000,
+                      self.vocoder.decoded_frames, len(wav) / self.rate * 1000)  # fmt: skip
+        self._gpt_s, self._decoded = 0.0, len(latents)
         if not final:
-            self._size = self.planner.sent(len(wav) / self.rate, time.monotonic() - began, self.vocoder.decoded_frames)
+            self._size = self.planner.sent(len(wav) / self.rate, vocoder_s, self.vocoder.decoded_frames)
         return wav
 
 

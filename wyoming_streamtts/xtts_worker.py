@@ -99,12 +99,15 @@ class XttsWorker:
         """Other model work (conditioning latents, tokenizing), between the batch's steps."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
-    async def stream(self, text: str, language: str, voice: tuple[torch.Tensor, torch.Tensor]) -> AsyncGenerator[bytes]:
-        """One sentence's audio as 16-bit PCM, a chunk at a time as the batch makes it."""
+    async def stream(
+        self, text: str, language: str, voice: tuple[torch.Tensor, torch.Tensor], ahead_s: float = 0.0
+    ) -> AsyncGenerator[bytes]:
+        """One sentence's audio as 16-bit PCM, a chunk at a time as the batch makes it (`ahead_s`: the answer's
+        audio the listener has yet to hear, which the first chunk may take the time of)."""
         loop = asyncio.get_running_loop()
         chunks: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
         audio = SentenceAudio(
-            self.model, voice[1], self.sampling, self.stream_chunk_size, self.first_chunk_size, self._pace
+            self.model, voice[1], self.sampling, self.stream_chunk_size, self.first_chunk_size, self._pace, ahead_s
         )
         sentence = _Sentence(audio, lambda item: loop.call_soon_threadsafe(chunks.put_nowait, item))
         async with self.admission.row(audio.planner.shape):  # beyond the cap, the sentence waits its turn

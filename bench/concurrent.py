@@ -17,6 +17,7 @@ import torch
 
 from bench import run_alone
 from bench.precision import TEXT
+from bench.server import memory_mb
 from bench.xtts import checkpoint
 from wyoming_streamtts.xtts_engine import XttsEngine
 
@@ -80,9 +81,7 @@ def concurrent_figures(
 async def _sample_rss(into: list[float]) -> None:
     """The process's resident memory every 50 ms (its peak since start would be the model's loading)."""
     while True:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                into.append(int(line.split()[1]) / 1024)
+        into.append(memory_mb("self", "VmRSS"))
         await asyncio.sleep(0.05)
 
 

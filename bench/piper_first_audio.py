@@ -12,33 +12,19 @@ measure ours alone.
 
 import argparse
 import asyncio
-import math
 import socket
 import subprocess
 import time
 from pathlib import Path
 
-from wyoming.audio import AudioChunk, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
-from bench.server import piper_voices, start_server, summary
+from bench.server import collect_audio, piper_voices, start_server, summary
 from tests.conftest import free_port
 
 ANSWER = "The living room lights are on, and the kitchen is at twenty one degrees. The front door is locked."
 FIRST_SENTENCE_END = ANSWER.index(".") + 1
-
-
-async def _first_audio(client: AsyncTcpClient) -> tuple[float, float]:
-    """(when the first audio-chunk arrived, on time.perf_counter(); audio s) of one answer."""
-    first, seconds = math.nan, 0.0
-    while (event := await client.read_event()) is not None:
-        if AudioChunk.is_type(event.type):
-            first = time.perf_counter() if math.isnan(first) else first
-            seconds += AudioChunk.from_event(event).seconds
-        elif AudioStop.is_type(event.type):
-            break
-    return first, seconds
 
 
 async def one_shot(port: int, voice: str) -> tuple[float, float]:
@@ -46,7 +32,7 @@ async def one_shot(port: int, voice: str) -> tuple[float, float]:
     async with AsyncTcpClient("127.0.0.1", port) as client:
         began = time.perf_counter()
         await client.write_event(Synthesize(text=ANSWER, voice=SynthesizeVoice(name=voice)).event())
-        first, seconds = await _first_audio(client)
+        first, _, seconds = await collect_audio(client, 0.0)  # first: when, on time.perf_counter()
     return first - began, seconds
 
 
@@ -67,7 +53,7 @@ async def streamed(port: int, voice: str, piece: int = 6) -> tuple[float, float]
             await client.write_event(SynthesizeStop().event())
 
         writing = asyncio.create_task(write())
-        first, seconds = await _first_audio(client)
+        first, _, seconds = await collect_audio(client, 0.0)  # first: when, on time.perf_counter()
         await writing
     return first - ended_at[0], seconds
 

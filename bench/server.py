@@ -54,7 +54,7 @@ async def _one_shot(port: int, voice: str) -> tuple[float, float, float]:
     async with AsyncTcpClient("127.0.0.1", port) as client:
         began = time.perf_counter()
         await client.write_event(Synthesize(text=SENTENCE, voice=SynthesizeVoice(name=voice)).event())
-        return await _collect(client, began)
+        return await collect_audio(client, began)
 
 
 async def _streaming(port: int, voice: str) -> tuple[float, float, float]:
@@ -65,10 +65,11 @@ async def _streaming(port: int, voice: str) -> tuple[float, float, float]:
         began = time.perf_counter()
         await client.write_event(SynthesizeChunk(text=SENTENCE[20:] + " ").event())
         await client.write_event(SynthesizeStop().event())
-        return await _collect(client, began)
+        return await collect_audio(client, began)
 
 
-async def _collect(client: AsyncTcpClient, began: float) -> tuple[float, float, float]:
+async def collect_audio(client: AsyncTcpClient, began: float) -> tuple[float, float, float]:
+    """(first audio, audio-stop) s after `began` on time.perf_counter(), and the audio's seconds, of one answer."""
     first = None
     seconds = 0.0
     while (event := await client.read_event()) is not None:
@@ -86,7 +87,7 @@ async def describe_under_load(port: int, voice: str, busy_clients: int, probes: 
     async def busy() -> None:
         async with AsyncTcpClient("127.0.0.1", port) as client:
             await client.write_event(Synthesize(text=LONG_TEXT, voice=SynthesizeVoice(name=voice)).event())
-            await _collect(client, time.perf_counter())
+            await collect_audio(client, time.perf_counter())
 
     load = [asyncio.create_task(busy()) for _ in range(busy_clients)]
     await asyncio.sleep(0.5)
@@ -104,9 +105,10 @@ async def describe_under_load(port: int, voice: str, busy_clients: int, probes: 
     return summary(latencies)
 
 
-def peak_rss_mb(pid: int) -> float:
+def memory_mb(pid: int | str, field: str = "VmHWM") -> float:
+    """A process's memory as /proc says it (VmHWM: its peak resident memory; VmRSS: now)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -145,7 +147,7 @@ def server_figures(
             }
 
         figures = asyncio.run(measure())
-        figures["peak_rss_mb"] = peak_rss_mb(server.process.pid)
+        figures["peak_rss_mb"] = memory_mb(server.process.pid)
         return figures
     finally:
         server.stop()

@@ -87,7 +87,7 @@ class Lexicon:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._tables: dict[str, _Table | None] = {}
+        self._tables: dict[str, _Table] = {}
 
     def apply(self, text: str, language: str) -> str:
         table = self._table(language)
@@ -136,16 +136,16 @@ class Lexicon:
             known = self._load(language, stamp)
         return known
 
-    def _load(self, language: str, stamp: tuple[int, int]) -> _Table | None:
+    def _load(self, language: str, stamp: tuple[int, int]) -> _Table:
         try:
             if stamp[1] > MAX_BYTES:
                 raise LexiconError(f"larger than {MAX_BYTES // 1024} KB")
-            table = _Table(parse(self.read(language)), stamp)
+            entries = parse(self.read(language))
         except (OSError, UnicodeDecodeError, LexiconError) as err:
-            # Kept as broken until the file changes again: one warning, not one a sentence.
+            # Kept, empty, until the file changes again: one warning, not one a sentence.
             _LOGGER.warning("Lexicon %s not used: %s", self._path(language), err)
-            self._tables[language] = _Table([], stamp)
-            return None
-        _LOGGER.info("Lexicon of %s read: %s", language, self._path(language))
-        self._tables[language] = table
+            entries = []
+        else:
+            _LOGGER.info("Lexicon of %s read: %s", language, self._path(language))
+        self._tables[language] = table = _Table(entries, stamp)
         return table

@@ -50,6 +50,8 @@ class Stretch:
 
 
 def louder(pcm: bytes, gain: float) -> bytes:
-    """16-bit PCM times `gain`, clipped (SSML volume: +6 dB is 2.0, silent 0)."""
+    """16-bit PCM times `gain`, clipped (SSML volume: +6 dB is 2.0, silent 0); as it was at 1.0."""
+    if gain == 1.0:
+        return pcm
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * gain
     return np.clip(np.rint(samples), -32768, 32767).astype("<i2").tobytes()

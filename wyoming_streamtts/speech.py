@@ -147,10 +147,11 @@ async def _prepared(
                     (sentence, "") if translator is None else await _translate(translator, number, sentence, voice)
                 )
                 marked, chars, said_by = Marked(text), chars_said(sentence), voice
-            if not has_words(marked.text) and not marked.pause_ms:
+            says = has_words(marked.text)
+            if not says and not marked.pause_ms:
                 _LOGGER.debug("Sentence %d has nothing to say after translation: skipped", number)
                 continue
-            text = reading.text(marked.text, said_by.language) if has_words(marked.text) else ""
+            text = reading.text(marked.text, said_by.language) if says else ""
             yield ReadySentence(said_by, text, chars, how, time.monotonic(), marked.style, marked.pause_ms)
     except TranslationError:
         raise
@@ -185,9 +186,9 @@ async def _said(engine: Engine, sentence: ReadySentence, ahead_s: float) -> Asyn
             last = chunk
             pcm = stretch.add(chunk.audio) if stretch is not None else chunk.audio
             if pcm:
-                yield replace(chunk, audio=louder(pcm, style.volume) if style.volume != 1.0 else pcm)
+                yield replace(chunk, audio=louder(pcm, style.volume))
     if stretch is not None and last is not None and (rest := stretch.finish()):
-        yield replace(last, audio=louder(rest, style.volume) if style.volume != 1.0 else rest)
+        yield replace(last, audio=louder(rest, style.volume))
 
 
 async def _translate(translator: Translator, number: int, sentence: str, voice: Voice) -> Translation:

@@ -15,7 +15,7 @@ import time
 import torch
 
 from bench import run_alone
-from bench.first_audio import _timeline
+from bench.first_audio import timeline
 from bench.server import SENTENCE, start_server
 from bench.xtts import CACHE, checkpoint
 from tests.conftest import ServerProcess
@@ -65,11 +65,11 @@ def schedule_costs(model: str, first_chunk_size: int, runs: int, sentences: int)
                            "--voices-dir", str(CACHE / "no-voices"), "--first-chunk-size", str(first_chunk_size),
                            "--debug"])  # fmt: skip
     try:
-        asyncio.run(_timeline(server.port, "en/Ana Florence", SENTENCE))  # warm-up: the pace is measured
+        asyncio.run(timeline(server.port, "en/Ana Florence", SENTENCE))  # warm-up: the pace is measured
         figures = []
         for _ in range(runs):
             before = _logged_chunks(server, 0)
-            chunks = asyncio.run(_timeline(server.port, "en/Ana Florence", " ".join([SENTENCE] * sentences)))
+            chunks = asyncio.run(timeline(server.port, "en/Ana Florence", " ".join([SENTENCE] * sentences)))
             figures.append(
                 _request_figures(chunks, _CHUNK.findall(server.log())[before : _logged_chunks(server, before)])
             )

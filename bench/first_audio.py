@@ -36,7 +36,7 @@ LLM_MARKDOWN = (
 LLM_PIECE, LLM_CHARS_PER_S = 7, 40.0
 
 
-async def _timeline(port: int, voice: str, text: str) -> list[tuple[float, float]]:
+async def timeline(port: int, voice: str, text: str) -> list[tuple[float, float]]:
     """(arrival s after the request, audio s) of every chunk of a one-shot request."""
     chunks = []
     async with AsyncTcpClient("127.0.0.1", port) as client:
@@ -65,8 +65,8 @@ def schedule_figures(
                                "--device", device, "--voices-dir", str(CACHE / "no-voices"),
                                "--first-chunk-size", sizes])  # fmt: skip
         try:
-            asyncio.run(_timeline(server.port, "en/Ana Florence", SENTENCE))  # warm-up
-            timelines = [asyncio.run(_timeline(server.port, "en/Ana Florence", text)) for _ in range(runs)]
+            asyncio.run(timeline(server.port, "en/Ana Florence", SENTENCE))  # warm-up
+            timelines = [asyncio.run(timeline(server.port, "en/Ana Florence", text)) for _ in range(runs)]
         finally:
             server.stop()
         gaps = [underruns(timeline) for timeline in timelines]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from bench.first_audio import _timeline
+from bench.first_audio import timeline
 from bench.server import piper_voices
 from tests.conftest import ServerProcess, free_port
 from tests.web_client import wait_http
@@ -46,10 +46,10 @@ def run(runs: int) -> dict[str, float]:
         try:
             wait_http(http, server)
             first_byte(http, "wav")  # warm-up: the first request loads the phonemizer
-            asyncio.run(_timeline(server.port, "en/joe", TEXT))
+            asyncio.run(timeline(server.port, "en/joe", TEXT))
             figures: dict[str, list[float]] = {"wyoming first audio": []}
             for _ in range(runs):
-                figures["wyoming first audio"].append(asyncio.run(_timeline(server.port, "en/joe", TEXT))[0][0])
+                figures["wyoming first audio"].append(asyncio.run(timeline(server.port, "en/joe", TEXT))[0][0])
                 for response_format in ("pcm", "wav", "mp3", "opus", "aac", "flac"):
                     figures.setdefault(f"openai {response_format} first byte", []).append(
                         first_byte(http, response_format)[0]

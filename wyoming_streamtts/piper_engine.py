@@ -151,8 +151,8 @@ def _after(model: PiperVoice, said: str, rest: str, config: SynthesisConfig) -> 
     and cut where piper's alignments say `said` ends. Piper's voice of a phoneme depends on the whole
     sentence's phonemes, so a rest made on its own begins as a new utterance and is heard worse."""
     said_phonemes, whole = model.phonemize(said), f"{said} {rest}"
-    chunks = model.synthesize(whole, config, include_alignments=True)
-    first = next(iter(chunks), None) if len(said_phonemes) == 1 else None
+    chunks = iter(model.synthesize(whole, config, include_alignments=True))  # its first, then the rest
+    first = next(chunks, None) if len(said_phonemes) == 1 else None
     count = len(said_phonemes[0]) if first else 0
     if first is None or first.phoneme_alignments is None or first.phonemes[:count] != said_phonemes[0]:
         _LOGGER.debug("No alignment of %r within its sentence: the rest is said on its own", said)

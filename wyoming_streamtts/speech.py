@@ -108,7 +108,7 @@ async def speak(
             audio = _sentence_audio(engine, sentence, playout.ahead())
             async with contextlib.aclosing(audio):
                 async for chunk in audio:
-                    playout.add(len(chunk.audio) / (chunk.rate * chunk.width * chunk.channels))
+                    playout.add(chunk.seconds)
                     # The chain says which of its engines spoke, and XTTS where it had the voice from.
                     if isinstance(chunk, EngineAudio):
                         made_by = (chunk.engine, chunk.voice_from)

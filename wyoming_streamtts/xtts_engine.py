@@ -131,8 +131,9 @@ class XttsEngine(Engine):
             for piece in await self.worker.call(fit_sentence, sentence, too_long):
                 async for pcm in self.worker.stream(piece, language, voice, playout.ahead()):
                     _LOGGER.debug("XTTS chunk for %s/%s: %d samples", language, speaker, len(pcm) // 2)
-                    playout.add(len(pcm) / 2 / self.rate)
-                    yield EngineAudio(self.rate, 2, 1, pcm, engine=self.name, voice_from=voice_from)
+                    chunk = EngineAudio(self.rate, 2, 1, pcm, engine=self.name, voice_from=voice_from)
+                    playout.add(chunk.seconds)
+                    yield chunk
 
     def _too_long(self, text: str, language: str, limit: int) -> bool:
         """Whether XTTS would refuse `text` (its token limit), or cut its speech short: spelled out,
